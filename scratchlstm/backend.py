@@ -1,0 +1,219 @@
+"""The one place where NumPy and CuPy are chosen.
+
+Every other module of scratchlstm asks *this* module for an array module instead of importing
+NumPy or CuPy itself:
+
+* ``get_array_module(*arrays)`` returns ``numpy`` or ``cupy``, whichever owns the arrays. Functions
+  written as ``xp = get_array_module(x)`` run unchanged on both devices.
+* ``np`` is NumPy, the *host* array module, for work that always happens on the CPU (token ids,
+  checkpoints, plots, weight initialisation).
+* ``to_device(array, device)`` / ``to_host(array)`` are the explicit transfers. CuPy refuses to
+  convert device arrays implicitly (``numpy.asarray(cupy_array)`` raises), so every crossing of the
+  host/device boundary in the library goes through these two functions.
+
+Devices are named ``"cpu"`` (NumPy), ``"cuda"`` (CuPy) and ``"auto"`` (CUDA when CuPy and a GPU are
+present, else CPU). When no device is given, the environment variable ``SCRATCHLSTM_DEVICE`` decides,
+and without it the default is ``"cpu"``.
+"""
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import numpy
+
+#: The host array module. Modules other than this one import NumPy through this name.
+np = numpy
+
+DEVICES = ("cpu", "cuda", "auto")
+ENV_DEVICE = "SCRATCHLSTM_DEVICE"
+
+_cupy: Any = None           # the cupy module once imported successfully
+_cupy_import_error: Exception | None = None
+
+
+class DeviceError(RuntimeError):
+    """The requested device cannot be used (CuPy missing, no GPU visible, unknown name)."""
+
+
+def _load_cupy():
+    """Import CuPy lazily (it is an optional dependency) and remember the outcome."""
+    global _cupy, _cupy_import_error
+    if _cupy is None and _cupy_import_error is None:
+        try:
+            import cupy  # noqa: PLC0415 - the optional GPU dependency, imported on demand
+            _cupy = cupy
+        except Exception as exc:  # ImportError, or a broken CUDA installation
+            _cupy_import_error = exc
+    return _cupy
+
+
+def cupy_installed() -> bool:
+    """True when CuPy can be imported."""
+    return _load_cupy() is not None
+
+
+def gpu_available() -> bool:
+    """True when CuPy is installed *and* at least one CUDA device is visible."""
+    cp = _load_cupy()
+    if cp is None:
+        return False
+    try:
+        return cp.cuda.runtime.getDeviceCount() > 0
+    except Exception:
+        return False
+
+
+def _require_cupy():
+    """Return the cupy module or raise a :class:`DeviceError` that says how to fix it."""
+    cp = _load_cupy()
+    if cp is None:
+        raise DeviceError(
+            "device 'cuda' needs CuPy, which could not be imported "
+            f"({_cupy_import_error!r}). Install the GPU extra with "
+            "`pip install scratchlstm[gpu]` (CUDA 12) or a cupy wheel matching your CUDA version, "
+            "or use device='cpu'.")
+    if not gpu_available():
+        raise DeviceError(
+            "device 'cuda' was requested but no CUDA GPU is visible to CuPy. Check `nvidia-smi` "
+            "and CUDA_VISIBLE_DEVICES, or use device='cpu' (or 'auto' to fall back silently).")
+    return cp
+
+
+def default_device() -> str:
+    """The device used when none is given: ``$SCRATCHLSTM_DEVICE`` or ``"cpu"``."""
+    return os.environ.get(ENV_DEVICE, "cpu").strip().lower() or "cpu"
+
+
+def resolve_device(device: str | None = None) -> str:
+    """Turn a device request into ``"cpu"`` or ``"cuda"``.
+
+    Parameters
+    ----------
+    device : {"cpu", "cuda", "auto"} or None
+        ``None`` reads ``$SCRATCHLSTM_DEVICE`` (default ``"cpu"``). ``"auto"`` picks ``"cuda"`` when
+        CuPy and a GPU are available and ``"cpu"`` otherwise. ``"gpu"`` is accepted for ``"cuda"``.
+
+    Raises
+    ------
+    ValueError
+        For an unknown device name.
+    DeviceError
+        For ``"cuda"`` without CuPy or without a visible GPU.
+    """
+    requested = default_device() if device is None else device
+    if not isinstance(requested, str):
+        raise TypeError(f"device must be a string such as 'cpu', 'cuda' or 'auto', got {requested!r}")
+    name = requested.strip().lower()
+    if name == "gpu":
+        name = "cuda"
+    if name not in DEVICES:
+        source = f" (from ${ENV_DEVICE})" if device is None else ""
+        raise ValueError(f"unknown device {requested!r}{source}; expected one of {DEVICES}")
+    if name == "auto":
+        return "cuda" if gpu_available() else "cpu"
+    if name == "cuda":
+        _require_cupy()
+    return name
+
+
+def xp_for(device: str | None = None):
+    """The array module (``numpy`` or ``cupy``) for a device name."""
+    return _require_cupy() if resolve_device(device) == "cuda" else numpy
+
+
+def is_device_array(array: Any) -> bool:
+    """True for a CuPy (GPU) array."""
+    return _cupy is not None and isinstance(array, _cupy.ndarray)
+
+
+def get_array_module(*arrays: Any):
+    """Return ``cupy`` if any argument is a CuPy array, else ``numpy``.
+
+    This is how device-agnostic code finds its functions: ``xp = get_array_module(x)`` then
+    ``xp.tanh(x)``. Non-array arguments (``None``, Python numbers) are ignored.
+    """
+    for array in arrays:
+        if is_device_array(array):
+            return _cupy
+    return numpy
+
+
+def device_of(array: Any) -> str:
+    """``"cuda"`` for a CuPy array, ``"cpu"`` for anything else."""
+    return "cuda" if is_device_array(array) else "cpu"
+
+
+def to_host(array: Any):
+    """Copy an array to host memory as a NumPy array (a no-op for NumPy arrays)."""
+    if is_device_array(array):
+        return array.get()
+    return numpy.asarray(array)
+
+
+def to_device(array: Any, device: str | None = None, dtype: Any = None):
+    """Move (or copy) an array to ``device``, optionally casting it to ``dtype``.
+
+    Arrays already on the right device with the right dtype are returned as they are (no copy).
+    """
+    target = resolve_device(device)
+    if target == "cuda":
+        cp = _require_cupy()
+        out = cp.asarray(array)
+    else:
+        out = to_host(array)
+    if dtype is not None and out.dtype != numpy.dtype(dtype):
+        out = out.astype(dtype)
+    return out
+
+
+def synchronize(device: str | None = None) -> None:
+    """Wait for queued GPU work to finish (a no-op on the CPU). Call before reading a timer."""
+    if resolve_device(device) == "cuda":
+        _require_cupy().cuda.get_current_device().synchronize()
+
+
+def default_rng(seed: int | None = None, device: str | None = None):
+    """A random Generator living on ``device``: NumPy's on the CPU, CuPy's on the GPU.
+
+    Used for dropout masks, which must be drawn where the activations are. Weight initialisation
+    always uses a *host* NumPy generator so that both devices start from identical weights.
+    """
+    if resolve_device(device) == "cuda":
+        return _require_cupy().random.default_rng(seed)
+    return numpy.random.default_rng(seed)
+
+
+def scatter_add(target, indices, values) -> None:
+    """``target[indices[k]] += values[k]`` for every k, *accumulating* repeated indices, in place.
+
+    ``target[idx] += values`` is wrong whenever an index repeats (NumPy applies only the last
+    write; on CuPy the result is undefined), and an embedding gradient repeats indices all the
+    time. ``ufunc.at`` is the unbuffered version that adds every contribution.
+
+    Parameters
+    ----------
+    target : (V, D) array, updated in place
+    indices : (N,) integer array of rows of ``target``
+    values : (N, D) array
+    """
+    xp = get_array_module(target)
+    if xp is numpy:
+        # add.at on a flat 1-D view is several times faster than on the 2-D array.
+        width = target.shape[1]
+        flat_index = (indices.reshape(-1, 1) * width + numpy.arange(width)).reshape(-1)
+        numpy.add.at(target.reshape(-1), flat_index, values.reshape(-1))
+    else:
+        import cupyx  # noqa: PLC0415 - present whenever cupy is
+        cupyx.scatter_add(target, indices, values)
+
+
+def resolve_dtype(dtype: Any):
+    """Turn ``"float32"``, ``"float64"``, ``numpy.float32`` ... into a NumPy dtype (floats only)."""
+    try:
+        resolved = numpy.dtype(dtype)
+    except TypeError as exc:
+        raise TypeError(f"dtype must be 'float32' or 'float64', got {dtype!r}") from exc
+    if resolved not in (numpy.dtype(numpy.float32), numpy.dtype(numpy.float64)):
+        raise TypeError(f"dtype must be 'float32' or 'float64', got {dtype!r}")
+    return resolved
