@@ -1,0 +1,151 @@
+"""The LSTM language model: embedding -> dropout -> stacked LSTM -> dropout -> linear decoder.
+
+>>> model = LSTMLanguageModel(vocab_size=50, embed_dim=16, hidden_dim=32, num_layers=2)
+>>> logits, state = model(ids)                   # ids (T, B) -> logits (T, B, V)
+>>> loss, dlogits = softmax_cross_entropy(logits, targets)
+>>> model.backward(dlogits)                       # every Parameter.grad now holds dloss/dparam
+"""
+from __future__ import annotations
+
+from .backend import device_of, get_array_module, resolve_device, resolve_dtype, to_device, to_host, np
+from .nn.layers import LSTM, Dropout, Embedding, Linear
+from .nn.module import Module
+
+
+def validate_token_ids(ids, vocab_size: int, name: str = "ids") -> None:
+    """Raise a clear error for ids that are not integers or lie outside ``[0, vocab_size)``.
+
+    Done before the lookup because an out-of-range index wraps around silently on the GPU.
+    """
+    if ids.dtype.kind not in "iu":
+        raise TypeError(f"{name} must be an integer array of token ids, got dtype {ids.dtype}")
+    if ids.size == 0:
+        raise ValueError(f"{name} is empty (shape {tuple(ids.shape)}): need at least one token")
+    low, high = int(ids.min()), int(ids.max())
+    if low < 0 or high >= vocab_size:
+        bad = low if low < 0 else high
+        raise ValueError(f"{name} contains token id {bad}, outside the vocabulary [0, {vocab_size}). "
+                         "Was the data encoded with a different tokenizer than the model was built for?")
+
+
+class LSTMLanguageModel(Module):
+    """A word/char/subword-level LSTM language model, written by hand end to end.
+
+    Parameters
+    ----------
+    vocab_size : int, V
+    embed_dim : int, E
+    hidden_dim : int, H
+    num_layers : int
+    dropout : float, applied to the embeddings, between LSTM layers and to the top LSTM output
+        (the recipe of Zaremba et al. 2014 and PyTorch's word_language_model)
+    tie_weights : bool, share the embedding matrix with the decoder (needs ``embed_dim ==
+        hidden_dim``); the shared parameter receives the sum of both gradients
+    dtype : "float32" (training) or "float64" (gradient checks)
+    seed : int, seeds the host generator of the initial weights *and* the dropout masks
+    init : "default" (embedding and decoder U(-0.1, 0.1), LSTM U(-1/sqrt(H), 1/sqrt(H)), as
+        PyTorch's word_language_model) or "uniform" (every weight U(-init_range, init_range), as
+        Zaremba et al.)
+    init_range : float, the bound for ``init="uniform"``
+    forget_bias : float, initial forget-gate bias
+    locked_dropout : bool, one dropout mask per sequence reused at every time step
+    device : "cpu", "cuda", "auto" or None (``$SCRATCHLSTM_DEVICE``, else CPU)
+    """
+
+    def __init__(self, vocab_size: int, embed_dim: int, hidden_dim: int, num_layers: int = 1,
+                 dropout: float = 0.0, tie_weights: bool = False, dtype="float32", seed: int = 0,
+                 init: str = "default", init_range: float = 0.1, forget_bias: float = 0.0,
+                 locked_dropout: bool = False, device: str | None = None):
+        for name, value in (("vocab_size", vocab_size), ("embed_dim", embed_dim),
+                            ("hidden_dim", hidden_dim), ("num_layers", num_layers)):
+            if not isinstance(value, (int, np.integer)) or value < 1:
+                raise ValueError(f"LSTMLanguageModel: {name} must be a positive integer, got {value!r}")
+        if tie_weights and embed_dim != hidden_dim:
+            raise ValueError(f"tie_weights=True needs embed_dim == hidden_dim (the decoder reuses the "
+                             f"embedding matrix), got embed_dim={embed_dim}, hidden_dim={hidden_dim}")
+        if init not in ("default", "uniform"):
+            raise ValueError(f"init must be 'default' or 'uniform', got {init!r}")
+        self.config = dict(vocab_size=int(vocab_size), embed_dim=int(embed_dim),
+                           hidden_dim=int(hidden_dim), num_layers=int(num_layers),
+                           dropout=float(dropout), tie_weights=bool(tie_weights),
+                           dtype=str(resolve_dtype(dtype)), seed=int(seed), init=init,
+                           init_range=float(init_range), forget_bias=float(forget_bias),
+                           locked_dropout=bool(locked_dropout))
+        rng = np.random.default_rng(seed)
+        uniform = init == "uniform"
+        self.embedding = Embedding(vocab_size, embed_dim, rng, dtype, init_range=init_range if uniform else 0.1)
+        self.drop_in = Dropout(dropout, locked=locked_dropout)
+        self.lstm = LSTM(embed_dim, hidden_dim, num_layers, dropout, rng, dtype,
+                         init_range=init_range if uniform else None, forget_bias=forget_bias,
+                         locked_dropout=locked_dropout)
+        self.drop_out = Dropout(dropout, locked=locked_dropout)
+        self.decoder = Linear(hidden_dim, vocab_size, rng, dtype,
+                              init_range=init_range if uniform else 0.1,
+                              tied_weight=self.embedding.weight if tie_weights else None)
+        self.seed_dropout(seed)
+        if device is not None:
+            self.to(device)
+
+    @property
+    def vocab_size(self) -> int:
+        return self.config["vocab_size"]
+
+    def seed_dropout(self, seed: int) -> None:
+        """Restart every dropout mask sequence from ``seed`` (repeatable runs, gradient checks)."""
+        dropouts = [m for m in self.modules() if isinstance(m, Dropout)]
+        for k, m in enumerate(dropouts):
+            m.seed(seed * 1000 + k)
+
+    def init_state(self, batch_size: int):
+        """Zero hidden state ``(h, c)``, each ``(num_layers, B, H)``."""
+        return self.lstm.init_state(batch_size)
+
+    def to_device_ids(self, ids):
+        """Validate token ids (on the host when they are there) and move them to the model."""
+        if not hasattr(ids, "dtype"):
+            ids = np.asarray(ids)
+        validate_token_ids(ids, self.vocab_size)
+        return to_device(ids, self.device)
+
+    def forward(self, ids, state=None):
+        """Logits for the next token at every position.
+
+        Parameters
+        ----------
+        ids : (T, B) int, token ids (NumPy or CuPy; moved to the model's device)
+        state : ((L, B, H), (L, B, H)) or None, the initial (h, c); None means zeros
+
+        Returns
+        -------
+        logits : (T, B, V) float
+        state : ((L, B, H), (L, B, H)), the final (h, c), to carry into the next window
+        """
+        if getattr(ids, "ndim", None) != 2:
+            raise ValueError(f"ids must have shape (T, B) (time-major), got shape "
+                             f"{getattr(ids, 'shape', None)}")
+        ids = self.to_device_ids(ids)
+        if state is not None:
+            state = tuple(to_device(s, self.device) for s in state)
+        x = self.drop_in(self.embedding(ids))
+        hs, state = self.lstm(x, state)
+        logits = self.decoder(self.drop_out(hs))
+        return logits, state
+
+    __call__ = forward
+
+    def backward(self, dlogits) -> None:
+        """Backpropagate ``dloss/dlogits (T, B, V)`` and accumulate into every ``Parameter.grad``.
+
+        Gradients add up (``+=``) until :meth:`zero_grad`; with tied weights the embedding matrix
+        receives the decoder's gradient plus the embedding's.
+        """
+        dhs = self.drop_out.backward(self.decoder.backward(dlogits))
+        dx, _ = self.lstm.backward(dhs)
+        self.embedding.backward(self.drop_in.backward(dx))
+
+    def __repr__(self) -> str:
+        c = self.config
+        return (f"LSTMLanguageModel(vocab={c['vocab_size']}, embed={c['embed_dim']}, "
+                f"hidden={c['hidden_dim']}, layers={c['num_layers']}, dropout={c['dropout']}, "
+                f"tied={c['tie_weights']}, params={self.num_parameters():,}, device={self.device}, "
+                f"dtype={self.dtype})")

@@ -1,0 +1,469 @@
+r"""Forward/backward pairs: the mathematics of the library, as pure functions.
+
+Every layer comes as a pair::
+
+    y, cache = f_forward(x, params...)
+    dx, dparams... = f_backward(dy, cache)
+
+``cache`` holds what the backward pass needs from the forward pass. The functions work on NumPy
+and CuPy arrays alike (they ask :func:`~scratchlstm.backend.get_array_module` for ``xp``), and
+preserve the dtype they are given: float32 for training, float64 for gradient checks.
+
+Shapes are *time-major*: token ids ``(T, B)``, activations ``(T, B, D)``.
+
+The LSTM
+--------
+Gate order is i, f, g, o in one fused matrix. With ``x_t (B, D)``, ``h_{t-1} (B, H)``,
+``Wx (D, 4H)``, ``Wh (H, 4H)``, ``b (4H,)``:
+
+.. math::
+
+    a_t &= x_t W_x + h_{t-1} W_h + b                 \quad (B, 4H) \\
+    i_t &= \sigma(a^{(i)}_t),\; f_t = \sigma(a^{(f)}_t),\; g_t = \tanh(a^{(g)}_t),\;
+    o_t = \sigma(a^{(o)}_t) \\
+    c_t &= f_t \odot c_{t-1} + i_t \odot g_t \\
+    h_t &= o_t \odot \tanh(c_t)
+
+:func:`lstm_step_forward` / :func:`lstm_step_backward` are the plain, one-step version to read
+first. :func:`lstm_forward` / :func:`lstm_backward` run the same equations through time, arranged
+for speed (one GEMM for the input projections of all steps, preallocated buffers, one GEMM per
+weight gradient); a test checks that both give the same numbers.
+"""
+from __future__ import annotations
+
+from ..backend import get_array_module, scatter_add
+
+
+# ----------------------------------------------------------------------------------------------
+# Elementwise helpers
+# ----------------------------------------------------------------------------------------------
+def sigmoid(x):
+    """Numerically stable logistic function, ``1 / (1 + exp(-x))``.
+
+    Written as ``0.5 * tanh(0.5 x) + 0.5``, an identity that never overflows (``exp(-x)``
+    overflows for x < -709 in float64 and x < -88 in float32) and is faster than the exp form.
+    """
+    xp = get_array_module(x)
+    return 0.5 * xp.tanh(0.5 * x) + 0.5
+
+
+def _sigmoid_(x):
+    """In-place sigmoid of ``x`` (an array view); returns ``x``."""
+    xp = get_array_module(x)
+    x *= 0.5
+    xp.tanh(x, out=x)
+    x *= 0.5
+    x += 0.5
+    return x
+
+
+def softmax(logits, axis=-1):
+    """Softmax along ``axis``, shifted by the maximum so ``exp`` never overflows."""
+    xp = get_array_module(logits)
+    shifted = logits - logits.max(axis=axis, keepdims=True)
+    xp.exp(shifted, out=shifted)
+    shifted /= shifted.sum(axis=axis, keepdims=True)
+    return shifted
+
+
+def log_softmax(logits, axis=-1):
+    """``log(softmax(logits))`` computed stably as ``z - max - log(sum(exp(z - max)))``."""
+    xp = get_array_module(logits)
+    shifted = logits - logits.max(axis=axis, keepdims=True)
+    return shifted - xp.log(xp.exp(shifted).sum(axis=axis, keepdims=True))
+
+
+def _check_same_dtype(name, arrays):
+    dtypes = {a.dtype for a in arrays}
+    if len(dtypes) > 1:
+        raise TypeError(f"{name}: all arrays must share one dtype, got {sorted(map(str, dtypes))}")
+
+
+# ----------------------------------------------------------------------------------------------
+# Affine (fully connected) layer
+# ----------------------------------------------------------------------------------------------
+def affine_forward(x, W, b):
+    """``y = x W + b`` over the last axis.
+
+    Parameters
+    ----------
+    x : (..., D) float
+        Any number of leading axes, e.g. ``(N, D)`` or ``(T, B, D)``.
+    W : (D, M) float
+    b : (M,) float
+
+    Returns
+    -------
+    y : (..., M) float
+    cache : tuple for :func:`affine_backward`
+    """
+    if x.shape[-1] != W.shape[0]:
+        raise ValueError(f"affine_forward: x has {x.shape[-1]} features on its last axis but "
+                         f"W has shape {W.shape} (expected ({x.shape[-1]}, M))")
+    if b.shape != (W.shape[1],):
+        raise ValueError(f"affine_forward: b must have shape ({W.shape[1]},), got {b.shape}")
+    lead = x.shape[:-1]
+    # One GEMM over all leading positions at once: (N, D) @ (D, M).
+    y = x.reshape(-1, x.shape[-1]) @ W
+    y += b
+    return y.reshape(*lead, W.shape[1]), (x, W)
+
+
+def affine_backward(dy, cache):
+    """Gradients of :func:`affine_forward`.
+
+    Parameters
+    ----------
+    dy : (..., M) float, upstream gradient
+    cache : from :func:`affine_forward`
+
+    Returns
+    -------
+    dx : (..., D) float, ``dy W^T``
+    dW : (D, M) float, ``x^T dy`` summed over all leading positions
+    db : (M,) float, ``dy`` summed over all leading positions
+    """
+    x, W = cache
+    dy2 = dy.reshape(-1, W.shape[1])
+    x2 = x.reshape(-1, W.shape[0])
+    dx = (dy2 @ W.T).reshape(x.shape)
+    dW = x2.T @ dy2
+    db = dy2.sum(axis=0)
+    return dx, dW, db
+
+
+# ----------------------------------------------------------------------------------------------
+# Embedding
+# ----------------------------------------------------------------------------------------------
+def embedding_forward(ids, W):
+    """Look up one row of ``W`` per token id.
+
+    Parameters
+    ----------
+    ids : (...) int array, values in ``[0, V)`` (validate on the host first: out-of-range ids
+        wrap around silently on the GPU)
+    W : (V, D) float
+
+    Returns
+    -------
+    out : (..., D) float, ``out[..., :] = W[ids[...]]``
+    cache : tuple for :func:`embedding_backward`
+    """
+    return W[ids], (ids, W.shape)
+
+
+def embedding_backward(dout, cache):
+    """Gradient of :func:`embedding_forward` with respect to ``W``.
+
+    Row ``v`` of ``dW`` is the sum of ``dout`` over every position where token ``v`` occurred. A
+    token that occurs twice must receive both contributions, which ``dW[ids] += dout`` would not
+    do (see :func:`scratchlstm.backend.scatter_add`).
+
+    Parameters
+    ----------
+    dout : (..., D) float
+    cache : from :func:`embedding_forward`
+
+    Returns
+    -------
+    dW : (V, D) float
+    """
+    ids, w_shape = cache
+    xp = get_array_module(dout)
+    dW = xp.zeros(w_shape, dtype=dout.dtype)
+    scatter_add(dW, ids.reshape(-1), dout.reshape(-1, w_shape[1]))
+    return dW
+
+
+# ----------------------------------------------------------------------------------------------
+# Dropout
+# ----------------------------------------------------------------------------------------------
+def dropout_forward(x, p, rng, locked=False):
+    """Inverted dropout: zero each unit with probability ``p`` and scale survivors by 1/(1-p).
+
+    Scaling at training time keeps the expected activation unchanged, so evaluation simply skips
+    dropout (no rescaling at test time).
+
+    Parameters
+    ----------
+    x : (T, B, D) float (or any shape when ``locked=False``)
+    p : float in [0, 1), drop probability
+    rng : a NumPy or CuPy ``Generator`` on the same device as ``x``
+    locked : bool
+        "Locked" (variational) dropout draws one mask per sequence and feature, shape ``(1, B, D)``,
+        and reuses it at every time step (Gal & Ghahramani 2016; AWD-LSTM).
+
+    Returns
+    -------
+    out : same shape as ``x``
+    mask : the scaled mask (broadcastable to ``x``), the cache for :func:`dropout_backward`
+    """
+    if not 0.0 <= p < 1.0:
+        raise ValueError(f"dropout probability p must be in [0, 1), got {p}")
+    if p == 0.0:
+        return x, None
+    mask_shape = (1,) + x.shape[1:] if locked else x.shape
+    keep = rng.random(mask_shape, dtype=x.dtype) >= p
+    mask = keep.astype(x.dtype) / (1.0 - p)
+    return x * mask, mask
+
+
+def dropout_backward(dout, mask):
+    """Gradient of :func:`dropout_forward`: the same mask applied to ``dout``."""
+    return dout if mask is None else dout * mask
+
+
+# ----------------------------------------------------------------------------------------------
+# Softmax cross-entropy
+# ----------------------------------------------------------------------------------------------
+def softmax_cross_entropy(logits, targets):
+    r"""Mean cross-entropy of ``softmax(logits)`` against integer targets, and its gradient.
+
+    .. math::  L = -\frac{1}{N}\sum_n \log \mathrm{softmax}(z_n)_{y_n}, \qquad
+               \frac{\partial L}{\partial z_n} = \frac{\mathrm{softmax}(z_n) - \mathrm{onehot}(y_n)}{N}
+
+    Parameters
+    ----------
+    logits : (..., V) float, e.g. ``(T, B, V)``
+    targets : (...) int, same leading shape as ``logits``, values in ``[0, V)``
+
+    Returns
+    -------
+    loss : 0-d float array (on the device of ``logits``; ``float(loss)`` reads it)
+    dlogits : (..., V) float, gradient of the *mean* loss
+    """
+    if logits.shape[:-1] != targets.shape:
+        raise ValueError(f"softmax_cross_entropy: targets shape {targets.shape} must equal the "
+                         f"leading shape of logits {logits.shape[:-1]}")
+    xp = get_array_module(logits)
+    V = logits.shape[-1]
+    z = logits.reshape(-1, V)
+    t = targets.reshape(-1)
+    n = z.shape[0]
+    rows = xp.arange(n)
+    # Shift by the row maximum: exp never overflows and the result is unchanged.
+    probs = z - z.max(axis=1, keepdims=True)
+    picked = probs[rows, t]                  # shifted logit of the correct class
+    xp.exp(probs, out=probs)
+    sums = probs.sum(axis=1)
+    loss = (xp.log(sums) - picked).mean()
+    probs /= sums[:, None]
+    probs[rows, t] -= 1.0
+    probs /= n
+    return loss, probs.reshape(logits.shape)
+
+
+# ----------------------------------------------------------------------------------------------
+# LSTM: one step, plain version
+# ----------------------------------------------------------------------------------------------
+def lstm_step_forward(x, h_prev, c_prev, Wx, Wh, b):
+    """One LSTM time step (the plain version, written for reading).
+
+    Parameters
+    ----------
+    x : (B, D) float, input at this step
+    h_prev : (B, H) float, previous hidden state
+    c_prev : (B, H) float, previous cell state
+    Wx : (D, 4H) float, input weights, gate blocks in the order i, f, g, o
+    Wh : (H, 4H) float, recurrent weights
+    b : (4H,) float
+
+    Returns
+    -------
+    h : (B, H) float, ``o * tanh(c)``
+    c : (B, H) float, ``f * c_prev + i * g``
+    cache : tuple for :func:`lstm_step_backward`
+    """
+    H = Wh.shape[0]
+    a = x @ Wx + h_prev @ Wh + b               # (B, 4H) pre-activations of all four gates
+    i = sigmoid(a[:, 0 * H:1 * H])             # input gate: how much new content to write
+    f = sigmoid(a[:, 1 * H:2 * H])             # forget gate: how much old cell to keep
+    g = get_array_module(a).tanh(a[:, 2 * H:3 * H])  # candidate content
+    o = sigmoid(a[:, 3 * H:4 * H])             # output gate: how much of the cell to show
+    c = f * c_prev + i * g
+    tanh_c = get_array_module(c).tanh(c)
+    h = o * tanh_c
+    return h, c, (x, h_prev, c_prev, Wx, Wh, i, f, g, o, tanh_c)
+
+
+def lstm_step_backward(dh, dc, cache):
+    """Backward pass of one LSTM step.
+
+    Parameters
+    ----------
+    dh : (B, H) float, gradient of the loss with respect to ``h`` (from above *and* from the future)
+    dc : (B, H) float, gradient with respect to ``c`` arriving from the next time step
+    cache : from :func:`lstm_step_forward`
+
+    Returns
+    -------
+    dx : (B, D), dh_prev : (B, H), dc_prev : (B, H), dWx : (D, 4H), dWh : (H, 4H), db : (4H,)
+    """
+    xp = get_array_module(dh)
+    x, h_prev, c_prev, Wx, Wh, i, f, g, o, tanh_c = cache
+    # h = o * tanh(c): the gradient reaches o directly and c through tanh.
+    do = dh * tanh_c
+    dc = dc + dh * o * (1.0 - tanh_c ** 2)
+    # c = f * c_prev + i * g
+    df = dc * c_prev
+    di = dc * g
+    dg = dc * i
+    dc_prev = dc * f
+    # Through the nonlinearities: sigma' = s (1 - s), tanh' = 1 - t^2.
+    da = xp.concatenate([di * i * (1.0 - i),
+                         df * f * (1.0 - f),
+                         dg * (1.0 - g ** 2),
+                         do * o * (1.0 - o)], axis=1)     # (B, 4H)
+    # a = x Wx + h_prev Wh + b
+    dx = da @ Wx.T
+    dh_prev = da @ Wh.T
+    dWx = x.T @ da
+    dWh = h_prev.T @ da
+    db = da.sum(axis=0)
+    return dx, dh_prev, dc_prev, dWx, dWh, db
+
+
+# ----------------------------------------------------------------------------------------------
+# LSTM through time: the fast version
+# ----------------------------------------------------------------------------------------------
+def _check_lstm_shapes(x, h0, c0, Wx, Wh, b):
+    if x.ndim != 3:
+        raise ValueError(f"lstm_forward: x must have shape (T, B, D), got {x.shape}")
+    T, B, D = x.shape
+    H = Wh.shape[0]
+    expected = {"Wx": (D, 4 * H), "Wh": (H, 4 * H), "b": (4 * H,), "h0": (B, H), "c0": (B, H)}
+    for name, array in (("Wx", Wx), ("Wh", Wh), ("b", b), ("h0", h0), ("c0", c0)):
+        if array.shape != expected[name]:
+            raise ValueError(f"lstm_forward: {name} must have shape {expected[name]} "
+                             f"(T={T}, B={B}, D={D}, H={H}), got {array.shape}")
+    _check_same_dtype("lstm_forward", (x, h0, c0, Wx, Wh, b))
+
+
+def lstm_forward(x, h0, c0, Wx, Wh, b):
+    """Run an LSTM layer over a whole sequence.
+
+    The same equations as :func:`lstm_step_forward`, arranged so that the per-step loop does only
+    what must be sequential: the recurrent GEMM ``h_{t-1} Wh`` and the elementwise gate math,
+    written in place into preallocated buffers. The input projection ``x_t Wx + b`` of all T steps
+    is one GEMM, done before the loop.
+
+    Parameters
+    ----------
+    x : (T, B, D) float
+    h0, c0 : (B, H) float, initial state (zeros at the start of a text, or the final state of the
+        previous window in truncated BPTT)
+    Wx : (D, 4H), Wh : (H, 4H), b : (4H,) float, gates in the order i, f, g, o
+
+    Returns
+    -------
+    hs : (T, B, H) float, hidden state at every step
+    (h_T, c_T) : ((B, H), (B, H)), the final state
+    cache : tuple for :func:`lstm_backward`
+    """
+    _check_lstm_shapes(x, h0, c0, Wx, Wh, b)
+    xp = get_array_module(x)
+    T, B, D = x.shape
+    H = Wh.shape[0]
+    # gates[t] starts as x_t Wx + b for every t (one GEMM), then receives h_{t-1} Wh in the loop
+    # and is overwritten by the gate activations: it becomes the cache of i, f, g, o.
+    gates = (x.reshape(T * B, D) @ Wx).reshape(T, B, 4 * H)
+    gates += b
+    cs = xp.empty((T, B, H), dtype=x.dtype)        # cell states c_1..c_T
+    tanh_cs = xp.empty((T, B, H), dtype=x.dtype)   # tanh(c_t), reused by the backward pass
+    hs = xp.empty((T, B, H), dtype=x.dtype)
+    recurrent = xp.empty((B, 4 * H), dtype=x.dtype)
+    ig = xp.empty((B, H), dtype=x.dtype)
+    h, c = h0, c0
+    for t in range(T):
+        a = gates[t]
+        xp.matmul(h, Wh, out=recurrent)
+        a += recurrent
+        # i and f are adjacent (columns 0:2H), o is columns 3H:4H, g is 2H:3H.
+        _sigmoid_(a[:, :2 * H])
+        _sigmoid_(a[:, 3 * H:])
+        xp.tanh(a[:, 2 * H:3 * H], out=a[:, 2 * H:3 * H])
+        i, f, g, o = a[:, :H], a[:, H:2 * H], a[:, 2 * H:3 * H], a[:, 3 * H:]
+        c_new = cs[t]
+        xp.multiply(f, c, out=c_new)
+        xp.multiply(i, g, out=ig)
+        c_new += ig
+        xp.tanh(c_new, out=tanh_cs[t])
+        xp.multiply(o, tanh_cs[t], out=hs[t])
+        h, c = hs[t], c_new
+    cache = (x, h0, c0, Wx, Wh, gates, cs, tanh_cs, hs)
+    return hs, (hs[-1].copy(), cs[-1].copy()), cache
+
+
+def lstm_backward(dhs, cache, dh_T=None, dc_T=None):
+    """Backpropagation through time for :func:`lstm_forward`.
+
+    Parameters
+    ----------
+    dhs : (T, B, H) float or None, gradient of the loss with respect to every ``h_t`` coming from
+        above (the next layer or the output layer); None means zeros
+    cache : from :func:`lstm_forward`
+    dh_T, dc_T : (B, H) float or None, gradient with respect to the final state (h_T, c_T), for
+        when the final state feeds something that the loss depends on
+
+    Returns
+    -------
+    dx : (T, B, D), dh0 : (B, H), dc0 : (B, H), dWx : (D, 4H), dWh : (H, 4H), db : (4H,)
+    """
+    x, h0, c0, Wx, Wh, gates, cs, tanh_cs, hs = cache
+    xp = get_array_module(x)
+    T, B, D = x.shape
+    H = Wh.shape[0]
+    if dhs is not None and dhs.shape != hs.shape:
+        raise ValueError(f"lstm_backward: dhs must have shape {hs.shape}, got {dhs.shape}")
+    dgates = xp.empty((T, B, 4 * H), dtype=x.dtype)   # gradient w.r.t. pre-activations a_t
+    dh_next = xp.zeros((B, H), dtype=x.dtype) if dh_T is None else dh_T.copy()
+    dc_next = xp.zeros((B, H), dtype=x.dtype) if dc_T is None else dc_T.copy()
+    dh = xp.empty((B, H), dtype=x.dtype)
+    dc = xp.empty((B, H), dtype=x.dtype)
+    tmp = xp.empty((B, H), dtype=x.dtype)
+    tmp2 = xp.empty((B, 2 * H), dtype=x.dtype)
+    WhT = Wh.T
+    for t in range(T - 1, -1, -1):
+        a = gates[t]
+        i, f, g, o = a[:, :H], a[:, H:2 * H], a[:, 2 * H:3 * H], a[:, 3 * H:]
+        da = dgates[t]
+        di, df, dg, do = da[:, :H], da[:, H:2 * H], da[:, 2 * H:3 * H], da[:, 3 * H:]
+        tanh_c = tanh_cs[t]
+        c_prev = cs[t - 1] if t > 0 else c0
+        if dhs is not None:
+            xp.add(dhs[t], dh_next, out=dh)
+        else:
+            dh[...] = dh_next
+        # h = o * tanh(c)
+        xp.multiply(dh, tanh_c, out=do)                      # dL/do
+        xp.multiply(tanh_c, tanh_c, out=tmp)                 # dc = dc_next + dh*o*(1 - tanh^2 c)
+        xp.subtract(1.0, tmp, out=tmp)
+        tmp *= o
+        tmp *= dh
+        xp.add(dc_next, tmp, out=dc)
+        # c = f * c_prev + i * g
+        xp.multiply(dc, c_prev, out=df)
+        xp.multiply(dc, g, out=di)
+        xp.multiply(dc, i, out=dg)
+        xp.multiply(dc, f, out=dc_next)                      # flows to c_{t-1}
+        # through the nonlinearities: sigma' = s(1 - s) for i, f, o; tanh' = 1 - g^2 for g
+        sig_if = a[:, :2 * H]                                # i and f are adjacent columns
+        xp.subtract(1.0, sig_if, out=tmp2)
+        tmp2 *= sig_if
+        da[:, :2 * H] *= tmp2
+        xp.subtract(1.0, o, out=tmp)
+        tmp *= o
+        do *= tmp
+        xp.multiply(g, g, out=tmp)
+        xp.subtract(1.0, tmp, out=tmp)
+        dg *= tmp
+        # a_t = x_t Wx + h_{t-1} Wh + b  ->  the part that flows back in time
+        xp.matmul(da, WhT, out=dh_next)
+    # Weight gradients: one GEMM each over all T*B rows instead of T small ones.
+    h_prev_all = xp.concatenate([h0[None], hs[:-1]], axis=0)          # (T, B, H)
+    dg2 = dgates.reshape(T * B, 4 * H)
+    dWx = x.reshape(T * B, D).T @ dg2
+    dWh = h_prev_all.reshape(T * B, H).T @ dg2
+    db = dg2.sum(axis=0)
+    dx = (dg2 @ Wx.T).reshape(T, B, D)
+    return dx, dh_next, dc_next, dWx, dWh, db

@@ -1,0 +1,254 @@
+"""Layers: modules that own parameters and call the forward/backward pairs of ``functional``.
+
+Each layer remembers the cache of its last ``forward`` call; ``backward(dout)`` consumes it,
+accumulates the parameter gradients into ``Parameter.grad`` and returns the gradient of the input.
+One forward, then one backward: the same rhythm as a training step.
+
+Initial weights are drawn from a *host* NumPy generator passed in by the caller, so a model built
+with the same seed starts from the same numbers on CPU and GPU.
+"""
+from __future__ import annotations
+
+from ..backend import default_rng, device_of, get_array_module, resolve_dtype, np
+from . import functional as F
+from .module import Module, Parameter
+
+
+def _uniform(rng, bound, shape, dtype):
+    return rng.uniform(-bound, bound, size=shape).astype(dtype)
+
+
+def _require_cache(layer, cache):
+    if cache is None:
+        raise RuntimeError(f"{type(layer).__name__}.backward called without a preceding forward "
+                           "(or twice for one forward): run forward first")
+
+
+class Embedding(Module):
+    """Token ids to vectors: ``out[t, b] = weight[ids[t, b]]``.
+
+    Parameters
+    ----------
+    num_embeddings : int, vocabulary size V
+    embedding_dim : int, vector size D
+    rng : numpy Generator for the initial weights, U(-init_range, init_range)
+    """
+
+    def __init__(self, num_embeddings: int, embedding_dim: int, rng=None, dtype="float32",
+                 init_range: float = 0.1):
+        rng = rng if rng is not None else np.random.default_rng(0)
+        self.weight = Parameter(_uniform(rng, init_range, (num_embeddings, embedding_dim),
+                                         resolve_dtype(dtype)))
+        self._cache = None
+
+    def forward(self, ids):
+        """ids : (T, B) int -> (T, B, D) float"""
+        out, self._cache = F.embedding_forward(ids, self.weight.data)
+        return out
+
+    __call__ = forward
+
+    def backward(self, dout) -> None:
+        """dout : (T, B, D). Accumulates into ``weight.grad``; ids have no gradient."""
+        _require_cache(self, self._cache)
+        self.weight.grad += F.embedding_backward(dout, self._cache)
+        self._cache = None
+
+
+class Linear(Module):
+    """``y = x W + b`` with ``W (in_features, out_features)``.
+
+    With ``tied_weight`` (a ``(out_features, in_features)`` Parameter, typically an embedding
+    matrix) the layer uses ``W = tied_weight.T`` and owns no weight of its own: this is weight
+    tying (Press & Wolf 2017; Inan et al. 2017). Its gradient is added, transposed, to the shared
+    parameter, on top of whatever the embedding adds.
+    """
+
+    def __init__(self, in_features: int, out_features: int, rng=None, dtype="float32",
+                 init_range: float | None = None, tied_weight: Parameter | None = None):
+        dtype = resolve_dtype(dtype)
+        rng = rng if rng is not None else np.random.default_rng(0)
+        if tied_weight is not None:
+            if tied_weight.shape != (out_features, in_features):
+                raise ValueError(f"Linear: tied weight must have shape ({out_features}, "
+                                 f"{in_features}), got {tied_weight.shape}")
+            self.tied_weight = tied_weight
+        else:
+            bound = init_range if init_range is not None else 1.0 / np.sqrt(in_features)
+            self.weight = Parameter(_uniform(rng, bound, (in_features, out_features), dtype))
+        self.bias = Parameter(np.zeros(out_features, dtype=dtype))
+        self._cache = None
+
+    @property
+    def W(self):
+        """The effective ``(in_features, out_features)`` weight matrix."""
+        tied = getattr(self, "tied_weight", None)
+        return tied.data.T if tied is not None else self.weight.data
+
+    def forward(self, x):
+        """x : (..., in_features) -> (..., out_features)"""
+        y, self._cache = F.affine_forward(x, self.W, self.bias.data)
+        return y
+
+    __call__ = forward
+
+    def backward(self, dy):
+        """dy : (..., out_features) -> dx : (..., in_features); accumulates weight/bias grads."""
+        _require_cache(self, self._cache)
+        dx, dW, db = F.affine_backward(dy, self._cache)
+        self._cache = None
+        tied = getattr(self, "tied_weight", None)
+        if tied is not None:
+            tied.grad += dW.T
+        else:
+            self.weight.grad += dW
+        self.bias.grad += db
+        return dx
+
+
+class Dropout(Module):
+    """Inverted dropout with probability ``p``; ``locked=True`` reuses one mask over time.
+
+    Active only in training mode. Masks come from a generator on the device of the input,
+    seeded by :meth:`seed` (the model seeds all its dropout layers from one number).
+    """
+
+    def __init__(self, p: float = 0.0, locked: bool = False, seed: int = 0):
+        if not 0.0 <= p < 1.0:
+            raise ValueError(f"Dropout: p must be in [0, 1), got {p}")
+        self.p = float(p)
+        self.locked = locked
+        self._seed = seed
+        self._rng = None
+        self._rng_device = None
+        self._mask = None
+
+    def seed(self, seed: int) -> None:
+        """Restart the mask sequence from ``seed`` (for repeatable runs and gradient checks)."""
+        self._seed = seed
+        self._rng = None
+
+    def _generator(self, x):
+        device = device_of(x)
+        if self._rng is None or self._rng_device != device:
+            self._rng = default_rng(self._seed, device)
+            self._rng_device = device
+        return self._rng
+
+    def forward(self, x):
+        if not self.training or self.p == 0.0:
+            self._mask = None
+            return x
+        out, self._mask = F.dropout_forward(x, self.p, self._generator(x), locked=self.locked)
+        return out
+
+    __call__ = forward
+
+    def backward(self, dout):
+        return F.dropout_backward(dout, self._mask)
+
+
+class LSTMLayer(Module):
+    """One LSTM layer over time: parameters ``Wx (D, 4H)``, ``Wh (H, 4H)``, ``b (4H,)``.
+
+    Gate blocks are ordered i, f, g, o. Initialisation is U(-1/sqrt(H), 1/sqrt(H)) as in PyTorch,
+    or U(-init_range, init_range) when given; ``forget_bias`` is added to the forget-gate block of
+    ``b`` (1.0 helps gradients flow early in training, Jozefowicz et al. 2015).
+    """
+
+    def __init__(self, input_size: int, hidden_size: int, rng=None, dtype="float32",
+                 init_range: float | None = None, forget_bias: float = 0.0):
+        dtype = resolve_dtype(dtype)
+        rng = rng if rng is not None else np.random.default_rng(0)
+        H = hidden_size
+        bound = init_range if init_range is not None else 1.0 / np.sqrt(H)
+        self.input_size, self.hidden_size = input_size, hidden_size
+        self.Wx = Parameter(_uniform(rng, bound, (input_size, 4 * H), dtype))
+        self.Wh = Parameter(_uniform(rng, bound, (H, 4 * H), dtype))
+        b = np.zeros(4 * H, dtype=dtype)
+        b[H:2 * H] = forget_bias
+        self.b = Parameter(b)
+        self._cache = None
+
+    def forward(self, x, h0, c0):
+        """x : (T, B, D), h0, c0 : (B, H) -> hs (T, B, H), (h_T, c_T)"""
+        hs, final, self._cache = F.lstm_forward(x, h0, c0, self.Wx.data, self.Wh.data, self.b.data)
+        return hs, final
+
+    __call__ = forward
+
+    def backward(self, dhs, dh_T=None, dc_T=None):
+        """-> dx (T, B, D), dh0 (B, H), dc0 (B, H); accumulates into Wx, Wh, b."""
+        _require_cache(self, self._cache)
+        dx, dh0, dc0, dWx, dWh, db = F.lstm_backward(dhs, self._cache, dh_T, dc_T)
+        self._cache = None
+        self.Wx.grad += dWx
+        self.Wh.grad += dWh
+        self.b.grad += db
+        return dx, dh0, dc0
+
+
+class LSTM(Module):
+    """A stack of ``num_layers`` LSTM layers, with dropout between layers (as ``torch.nn.LSTM``).
+
+    ``forward(x, state)`` returns the top layer's outputs and the final state of every layer;
+    feeding that state back in as the next window's initial state is truncated BPTT: the values
+    carry over, the gradient does not (each ``forward`` starts a new graph).
+
+    Parameters
+    ----------
+    input_size, hidden_size, num_layers : int
+    dropout : float, drop probability on the outputs of every layer but the last
+    """
+
+    def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, dropout: float = 0.0,
+                 rng=None, dtype="float32", init_range: float | None = None,
+                 forget_bias: float = 0.0, locked_dropout: bool = False, seed: int = 0):
+        if num_layers < 1:
+            raise ValueError(f"LSTM: num_layers must be >= 1, got {num_layers}")
+        rng = rng if rng is not None else np.random.default_rng(seed)
+        self.input_size, self.hidden_size, self.num_layers = input_size, hidden_size, num_layers
+        self.layers = [LSTMLayer(input_size if k == 0 else hidden_size, hidden_size, rng, dtype,
+                                 init_range, forget_bias) for k in range(num_layers)]
+        self.drops = [Dropout(dropout, locked=locked_dropout, seed=seed + k)
+                      for k in range(num_layers - 1)]
+
+    def init_state(self, batch_size: int):
+        """Zero state ``(h0, c0)``, each ``(num_layers, B, H)``, on this module's device."""
+        shape = (self.num_layers, batch_size, self.hidden_size)
+        return self.xp.zeros(shape, dtype=self.dtype), self.xp.zeros(shape, dtype=self.dtype)
+
+    def forward(self, x, state=None):
+        """x : (T, B, D) -> hs (T, B, H), (h_T, c_T) each (num_layers, B, H)"""
+        if state is None:
+            state = self.init_state(x.shape[1])
+        h0, c0 = state
+        expected = (self.num_layers, x.shape[1], self.hidden_size)
+        if tuple(h0.shape) != expected or tuple(c0.shape) != expected:
+            raise ValueError(f"LSTM: state tensors must have shape {expected} (layers, batch, "
+                             f"hidden), got {tuple(h0.shape)} and {tuple(c0.shape)}")
+        xp = get_array_module(x)
+        h_final, c_final = xp.empty_like(h0), xp.empty_like(c0)
+        out = x
+        for k, layer in enumerate(self.layers):
+            out, (h_final[k], c_final[k]) = layer(out, h0[k], c0[k])
+            if k < self.num_layers - 1:
+                out = self.drops[k](out)
+        return out, (h_final, c_final)
+
+    __call__ = forward
+
+    def backward(self, dhs, dstate=None):
+        """dhs : (T, B, H) -> dx (T, B, D), (dh0, dc0) each (num_layers, B, H)"""
+        xp = get_array_module(dhs)
+        B = dhs.shape[1]
+        dh0 = xp.empty((self.num_layers, B, self.hidden_size), dtype=dhs.dtype)
+        dc0 = xp.empty_like(dh0)
+        grad = dhs
+        for k in range(self.num_layers - 1, -1, -1):
+            dh_T = dstate[0][k] if dstate is not None else None
+            dc_T = dstate[1][k] if dstate is not None else None
+            grad, dh0[k], dc0[k] = self.layers[k].backward(grad, dh_T, dc_T)
+            if k > 0:
+                grad = self.drops[k - 1].backward(grad)
+        return grad, (dh0, dc0)

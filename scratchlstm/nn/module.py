@@ -1,0 +1,172 @@
+"""``Parameter`` and ``Module``: the thin shell that owns arrays around the functional core.
+
+A :class:`Module` finds its parameters and sub-modules by looking at its attributes (a
+:class:`Parameter`, a :class:`Module`, or a list of modules), in the order they were assigned, so
+``named_parameters()`` gives stable dotted names such as ``"lstm.layers.0.Wx"``. There is no
+autograd: each module's ``backward`` is written by hand and *accumulates* into ``Parameter.grad``
+(``+=``) until :meth:`Module.zero_grad` is called. A parameter shared by two modules (tied
+weights) therefore receives the sum of both gradients, which is exactly its true gradient.
+"""
+from __future__ import annotations
+
+from typing import Iterator
+
+from ..backend import get_array_module, resolve_device, resolve_dtype, to_device, to_host, device_of, np
+
+
+class Parameter:
+    """A trainable array and its gradient.
+
+    Attributes
+    ----------
+    data : array, the value (NumPy or CuPy)
+    grad : array of the same shape, dtype and device; accumulated by ``backward`` passes
+    """
+
+    def __init__(self, data):
+        self.data = data
+        self.grad = get_array_module(data).zeros_like(data)
+
+    @property
+    def shape(self):
+        return self.data.shape
+
+    @property
+    def size(self) -> int:
+        return int(self.data.size)
+
+    def zero_grad(self) -> None:
+        self.grad.fill(0)
+
+    def to(self, device: str | None = None, dtype=None) -> "Parameter":
+        """Move/cast in place (keeps object identity, so tied modules stay tied)."""
+        self.data = to_device(self.data, device or device_of(self.data), dtype)
+        self.grad = to_device(self.grad, device or device_of(self.grad), dtype)
+        return self
+
+    def __repr__(self) -> str:
+        return f"Parameter(shape={self.data.shape}, dtype={self.data.dtype}, device={device_of(self.data)})"
+
+
+class Module:
+    """Base class: parameter discovery, train/eval mode, state dicts and device moves."""
+
+    training: bool = True
+
+    # -- discovery ---------------------------------------------------------------------------
+    def _children(self) -> Iterator[tuple[str, object]]:
+        for name, value in vars(self).items():
+            if isinstance(value, (Parameter, Module)):
+                yield name, value
+            elif isinstance(value, (list, tuple)) and value and all(isinstance(v, Module) for v in value):
+                for k, sub in enumerate(value):
+                    yield f"{name}.{k}", sub
+
+    def named_parameters(self, prefix: str = "") -> Iterator[tuple[str, Parameter]]:
+        """Yield ``(dotted_name, Parameter)``; a parameter shared by two modules is yielded once."""
+        seen: set[int] = set()
+        for name, p in self._named_parameters_all(prefix):
+            if id(p) not in seen:
+                seen.add(id(p))
+                yield name, p
+
+    def _named_parameters_all(self, prefix: str):
+        for name, child in self._children():
+            full = f"{prefix}{name}"
+            if isinstance(child, Parameter):
+                yield full, child
+            else:
+                yield from child._named_parameters_all(full + ".")
+
+    def parameters(self) -> list[Parameter]:
+        return [p for _, p in self.named_parameters()]
+
+    def modules(self) -> Iterator["Module"]:
+        yield self
+        for _, child in self._children():
+            if isinstance(child, Module):
+                yield from child.modules()
+
+    def num_parameters(self) -> int:
+        """Number of trainable scalars (shared parameters counted once)."""
+        return sum(p.size for p in self.parameters())
+
+    # -- modes and gradients -----------------------------------------------------------------
+    def train(self, mode: bool = True) -> "Module":
+        """Training mode (dropout active). Returns self."""
+        for m in self.modules():
+            m.training = mode
+        return self
+
+    def eval(self) -> "Module":
+        """Evaluation mode (dropout off). Returns self."""
+        return self.train(False)
+
+    def zero_grad(self) -> None:
+        for p in self.parameters():
+            p.zero_grad()
+
+    # -- device and dtype --------------------------------------------------------------------
+    @property
+    def device(self) -> str:
+        params = self.parameters()
+        return device_of(params[0].data) if params else "cpu"
+
+    @property
+    def dtype(self):
+        params = self.parameters()
+        return params[0].data.dtype if params else np.dtype(np.float32)
+
+    @property
+    def xp(self):
+        """The array module of this module's parameters (``numpy`` or ``cupy``)."""
+        params = self.parameters()
+        return get_array_module(params[0].data) if params else np
+
+    def to(self, device: str | None = None, dtype=None) -> "Module":
+        """Move every parameter to ``device`` and/or cast it to ``dtype``, in place; returns self.
+
+        ``model.to("cuda")`` moves a model to the GPU; ``model.to(dtype="float64")`` prepares it
+        for a gradient check.
+        """
+        target = resolve_device(device) if device is not None else None
+        dt = resolve_dtype(dtype) if dtype is not None else None
+        for p in self.parameters():
+            p.to(target, dt)
+        for m in self.modules():
+            m._on_move()
+        return self
+
+    def _on_move(self) -> None:
+        """Hook for modules that keep per-device state (e.g. a dropout random generator)."""
+
+    # -- state dicts -------------------------------------------------------------------------
+    def state_dict(self) -> dict:
+        """``{name: NumPy array}``: host copies of every parameter."""
+        return {name: to_host(p.data).copy() for name, p in self.named_parameters()}
+
+    def load_state_dict(self, state: dict, strict: bool = True) -> None:
+        """Copy arrays into the parameters (on their current device, in their current dtype).
+
+        Raises
+        ------
+        KeyError
+            ``strict`` and a parameter is missing from ``state`` or ``state`` has unknown keys.
+        ValueError
+            An array's shape differs from the parameter's.
+        """
+        own = dict(self.named_parameters())
+        if strict:
+            missing = sorted(set(own) - set(state))
+            unexpected = sorted(set(state) - set(own))
+            if missing or unexpected:
+                raise KeyError(f"load_state_dict: missing keys {missing}, unexpected keys "
+                               f"{unexpected}. Is this state from a model with the same architecture?")
+        for name, p in own.items():
+            if name not in state:
+                continue
+            value = state[name]
+            if tuple(value.shape) != tuple(p.data.shape):
+                raise ValueError(f"load_state_dict: parameter {name!r} has shape {p.data.shape} "
+                                 f"in this model but {tuple(value.shape)} in the state dict")
+            p.data[...] = to_device(value, device_of(p.data), p.data.dtype)

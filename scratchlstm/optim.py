@@ -1,0 +1,351 @@
+r"""Optimizers, gradient clipping, learning-rate schedules and early stopping.
+
+All updates are written in place (``p.data -= ...`` with ``out=`` buffers) because on a CPU the
+optimizer step over millions of parameters is limited by memory traffic: every temporary array is
+one more pass over memory.
+
+Adam (Kingma & Ba 2015), with :math:`g` the gradient at step :math:`t`:
+
+.. math::
+    m &\leftarrow \beta_1 m + (1 - \beta_1) g, \qquad v \leftarrow \beta_2 v + (1 - \beta_2) g^2 \\
+    \theta &\leftarrow \theta - \eta \, \frac{m / (1 - \beta_1^t)}{\sqrt{v / (1 - \beta_2^t)} + \epsilon}
+
+AdamW (Loshchilov & Hutter 2019) decays the weights directly, :math:`\theta \leftarrow \theta(1 -
+\eta\lambda)`, instead of adding :math:`\lambda\theta` to the gradient as Adam's L2 penalty does.
+"""
+from __future__ import annotations
+
+import math
+
+from .backend import get_array_module, to_device, to_host, device_of, np
+
+
+def _as_parameter_list(params):
+    params = list(params.parameters() if hasattr(params, "parameters") else params)
+    if not params:
+        raise ValueError("optimizer got an empty parameter list")
+    return params
+
+
+class Optimizer:
+    """Base class: holds the parameters, the learning rate and per-parameter state arrays."""
+
+    #: names of the per-parameter state arrays (saved in :meth:`state_dict`)
+    state_names: tuple[str, ...] = ()
+
+    def __init__(self, params, lr: float):
+        if lr < 0:
+            raise ValueError(f"learning rate must be >= 0, got {lr}")
+        self.params = _as_parameter_list(params)
+        self.lr = float(lr)
+        self.step_count = 0
+        self.state = {name: [None] * len(self.params) for name in self.state_names}
+
+    def zero_grad(self) -> None:
+        for p in self.params:
+            p.zero_grad()
+
+    def _buffer(self, name: str, k: int):
+        """The state array ``name`` of parameter ``k``, created as zeros on first use."""
+        buf = self.state[name][k]
+        p = self.params[k]
+        if buf is None or buf.shape != p.data.shape or device_of(buf) != device_of(p.data):
+            buf = get_array_module(p.data).zeros_like(p.data)
+            self.state[name][k] = buf
+        return buf
+
+    def step(self) -> None:
+        self.step_count += 1
+        for k, p in enumerate(self.params):
+            self._update(k, p)
+
+    def _update(self, k, p) -> None:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def hyperparameters(self) -> dict:
+        return {"lr": self.lr}
+
+    def state_dict(self) -> dict:
+        """Everything needed to resume: hyperparameters, step count and host copies of the state."""
+        return {
+            "type": type(self).__name__,
+            "hyperparameters": self.hyperparameters(),
+            "step_count": self.step_count,
+            "state": {name: [None if a is None else to_host(a).copy() for a in arrays]
+                      for name, arrays in self.state.items()},
+        }
+
+    def load_state_dict(self, state: dict) -> None:
+        if state.get("type") != type(self).__name__:
+            raise ValueError(f"optimizer state is for {state.get('type')!r}, not {type(self).__name__!r}")
+        for key, value in state["hyperparameters"].items():
+            setattr(self, key, tuple(value) if isinstance(value, list) else value)
+        self.step_count = int(state["step_count"])
+        for name, arrays in state["state"].items():
+            if len(arrays) != len(self.params):
+                raise ValueError(f"optimizer state has {len(arrays)} entries for {name!r}, but the "
+                                 f"optimizer has {len(self.params)} parameters")
+            for k, a in enumerate(arrays):
+                p = self.params[k]
+                if a is not None and tuple(a.shape) != tuple(p.data.shape):
+                    raise ValueError(f"optimizer state {name!r}[{k}] has shape {tuple(a.shape)}, "
+                                     f"parameter has {p.data.shape}")
+                self.state[name][k] = None if a is None else to_device(a, device_of(p.data), p.data.dtype)
+
+
+class SGD(Optimizer):
+    """Stochastic gradient descent with optional momentum, Nesterov momentum and L2 weight decay.
+
+    ``v <- momentum * v + (g + weight_decay * p)``; ``p <- p - lr * v`` (PyTorch's convention).
+    """
+
+    state_names = ("momentum_buffer",)
+
+    def __init__(self, params, lr: float = 0.1, momentum: float = 0.0, weight_decay: float = 0.0,
+                 nesterov: bool = False):
+        super().__init__(params, lr)
+        if nesterov and momentum <= 0:
+            raise ValueError("nesterov=True needs momentum > 0")
+        self.momentum, self.weight_decay, self.nesterov = momentum, weight_decay, nesterov
+
+    def hyperparameters(self) -> dict:
+        return {"lr": self.lr, "momentum": self.momentum, "weight_decay": self.weight_decay,
+                "nesterov": self.nesterov}
+
+    def _update(self, k, p) -> None:
+        g = p.grad
+        if self.weight_decay:
+            g = g + self.weight_decay * p.data
+        if self.momentum:
+            v = self._buffer("momentum_buffer", k)
+            v *= self.momentum
+            v += g
+            g = g + self.momentum * v if self.nesterov else v
+        p.data -= self.lr * g
+
+
+class Adam(Optimizer):
+    """Adam with bias correction; ``weight_decay`` here is the classic L2 penalty added to g."""
+
+    state_names = ("exp_avg", "exp_avg_sq")
+
+    def __init__(self, params, lr: float = 1e-3, betas=(0.9, 0.999), eps: float = 1e-8,
+                 weight_decay: float = 0.0):
+        super().__init__(params, lr)
+        if not (0.0 <= betas[0] < 1.0 and 0.0 <= betas[1] < 1.0):
+            raise ValueError(f"betas must be in [0, 1), got {betas}")
+        self.betas, self.eps, self.weight_decay = tuple(betas), eps, weight_decay
+        self._scratch: list = [None] * len(self.params)
+
+    def hyperparameters(self) -> dict:
+        return {"lr": self.lr, "betas": list(self.betas), "eps": self.eps,
+                "weight_decay": self.weight_decay}
+
+    def _decay(self, p) -> None:
+        """Adam: L2 penalty, folded into the gradient."""
+        if self.weight_decay:
+            p.grad += self.weight_decay * p.data
+
+    def _update(self, k, p) -> None:
+        xp = get_array_module(p.data)
+        beta1, beta2 = self.betas
+        self._decay(p)
+        m = self._buffer("exp_avg", k)
+        v = self._buffer("exp_avg_sq", k)
+        tmp = self._scratch[k]
+        if tmp is None or tmp.shape != p.data.shape or device_of(tmp) != device_of(p.data):
+            tmp = self._scratch[k] = xp.empty_like(p.data)
+        g = p.grad
+        # m = b1 m + (1 - b1) g ;  v = b2 v + (1 - b2) g^2   (in place)
+        m *= beta1
+        xp.multiply(g, 1.0 - beta1, out=tmp)
+        m += tmp
+        v *= beta2
+        xp.multiply(g, g, out=tmp)
+        tmp *= 1.0 - beta2
+        v += tmp
+        # p -= lr_t * m / (sqrt(v) + eps_t): the bias corrections folded into two scalars
+        t = self.step_count
+        bias1 = 1.0 - beta1 ** t
+        bias2 = 1.0 - beta2 ** t
+        step_size = self.lr * math.sqrt(bias2) / bias1
+        xp.sqrt(v, out=tmp)
+        tmp += self.eps * math.sqrt(bias2)
+        xp.divide(m, tmp, out=tmp)
+        tmp *= step_size
+        p.data -= tmp
+
+
+class AdamW(Adam):
+    """Adam with decoupled weight decay: ``p <- p (1 - lr * weight_decay)`` before the Adam step."""
+
+    def __init__(self, params, lr: float = 1e-3, betas=(0.9, 0.999), eps: float = 1e-8,
+                 weight_decay: float = 0.01):
+        super().__init__(params, lr, betas, eps, weight_decay)
+
+    def _decay(self, p) -> None:
+        if self.weight_decay:
+            p.data *= 1.0 - self.lr * self.weight_decay
+
+
+def grad_norm(params) -> float:
+    """Global L2 norm of all gradients: ``sqrt(sum_p ||grad_p||^2)``."""
+    params = _as_parameter_list(params)
+    xp = get_array_module(params[0].grad)
+    total = 0.0
+    for p in params:
+        g = p.grad.reshape(-1)
+        total = total + xp.dot(g, g)     # stays on the device; one sync below
+    return float(math.sqrt(float(total)))
+
+
+def clip_grad_norm(params, max_norm: float) -> float:
+    """Scale all gradients together so their global L2 norm is at most ``max_norm``.
+
+    Clipping by the *global* norm keeps the direction of the whole update and only shortens it
+    (Pascanu et al. 2013). Call it after every ``backward`` (tied weights already hold their
+    summed gradient) and before ``optimizer.step()``.
+
+    Returns
+    -------
+    float : the norm *before* clipping (useful to log; inf/nan signals a diverged step)
+    """
+    if max_norm <= 0:
+        raise ValueError(f"max_norm must be > 0, got {max_norm}")
+    params = _as_parameter_list(params)
+    total = grad_norm(params)
+    if math.isfinite(total) and total > max_norm:
+        scale = max_norm / (total + 1e-6)
+        for p in params:
+            p.grad *= scale
+    return total
+
+
+# ----------------------------------------------------------------------------------------------
+# Learning-rate schedules. Each one changes ``optimizer.lr``; call ``step`` where documented.
+# ----------------------------------------------------------------------------------------------
+class ReduceLROnPlateau:
+    """Multiply the learning rate by ``factor`` when the validation loss stops improving.
+
+    Call ``step(val_loss)`` once per epoch. Improvement means ``val_loss < best * (1 - threshold)``;
+    after ``patience`` epochs without one, ``lr <- max(lr * factor, min_lr)``.
+    """
+
+    def __init__(self, optimizer, factor: float = 0.5, patience: int = 0, min_lr: float = 0.0,
+                 threshold: float = 1e-4):
+        if not 0.0 < factor < 1.0:
+            raise ValueError(f"factor must be in (0, 1), got {factor}")
+        self.optimizer, self.factor, self.patience = optimizer, factor, patience
+        self.min_lr, self.threshold = min_lr, threshold
+        self.best = math.inf
+        self.bad_epochs = 0
+
+    def step(self, val_loss: float) -> bool:
+        """Returns True when the learning rate was reduced."""
+        if val_loss < self.best * (1.0 - self.threshold):
+            self.best, self.bad_epochs = val_loss, 0
+            return False
+        self.bad_epochs += 1
+        if self.bad_epochs > self.patience:
+            self.optimizer.lr = max(self.optimizer.lr * self.factor, self.min_lr)
+            self.bad_epochs = 0
+            return True
+        return False
+
+    def state_dict(self) -> dict:
+        return {"best": self.best, "bad_epochs": self.bad_epochs}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.best, self.bad_epochs = float(state["best"]), int(state["bad_epochs"])
+
+
+class EpochDecay:
+    """Multiply the learning rate by ``factor`` at the end of every epoch after ``start_epoch``.
+
+    Zaremba et al.'s small PTB model: lr 1, halved (``factor=0.5``) after each epoch from epoch 4
+    on (``start_epoch=4``). Call ``step(epoch)`` at the end of each epoch (epochs count from 1).
+    """
+
+    def __init__(self, optimizer, start_epoch: int, factor: float = 0.5):
+        self.optimizer, self.start_epoch, self.factor = optimizer, start_epoch, factor
+
+    def step(self, epoch: int) -> None:
+        if epoch >= self.start_epoch:
+            self.optimizer.lr *= self.factor
+
+    def state_dict(self) -> dict:
+        return {}
+
+    def load_state_dict(self, state: dict) -> None:
+        pass
+
+
+class WarmupCosine:
+    """Linear warm-up for ``warmup_steps``, then cosine decay to ``min_lr`` at ``total_steps``.
+
+    Call ``step()`` after every optimizer step. ``lr(t)`` is a pure function of the step, so
+    resuming only needs the step count.
+    """
+
+    def __init__(self, optimizer, total_steps: int, warmup_steps: int = 0, min_lr: float = 0.0,
+                 base_lr: float | None = None):
+        if total_steps <= 0 or warmup_steps < 0 or warmup_steps > total_steps:
+            raise ValueError(f"need 0 <= warmup_steps <= total_steps and total_steps > 0, got "
+                             f"warmup_steps={warmup_steps}, total_steps={total_steps}")
+        self.optimizer, self.total_steps, self.warmup_steps = optimizer, total_steps, warmup_steps
+        self.min_lr = min_lr
+        self.base_lr = optimizer.lr if base_lr is None else base_lr
+        self.t = 0
+        optimizer.lr = self.lr_at(0)
+
+    def lr_at(self, t: int) -> float:
+        if t < self.warmup_steps:
+            return self.base_lr * (t + 1) / self.warmup_steps
+        progress = min(1.0, (t - self.warmup_steps) / max(1, self.total_steps - self.warmup_steps))
+        return self.min_lr + 0.5 * (self.base_lr - self.min_lr) * (1.0 + math.cos(math.pi * progress))
+
+    def step(self) -> None:
+        self.t += 1
+        self.optimizer.lr = self.lr_at(self.t)
+
+    def state_dict(self) -> dict:
+        return {"t": self.t, "base_lr": self.base_lr}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.t, self.base_lr = int(state["t"]), float(state["base_lr"])
+        self.optimizer.lr = self.lr_at(self.t)
+
+
+class EarlyStopping:
+    """Stop when the validation loss has not improved by ``min_delta`` for ``patience`` epochs.
+
+    ``update(val_loss)`` returns True when the loss is a new best (save a checkpoint then);
+    ``should_stop`` turns True once patience is exhausted.
+    """
+
+    def __init__(self, patience: int = 3, min_delta: float = 0.0):
+        self.patience, self.min_delta = patience, min_delta
+        self.best = math.inf
+        self.best_epoch = 0
+        self.bad_epochs = 0
+        self._epoch = 0
+
+    def update(self, val_loss: float) -> bool:
+        self._epoch += 1
+        if val_loss < self.best - self.min_delta:
+            self.best, self.best_epoch, self.bad_epochs = val_loss, self._epoch, 0
+            return True
+        self.bad_epochs += 1
+        return False
+
+    @property
+    def should_stop(self) -> bool:
+        return self.bad_epochs >= self.patience
+
+    def state_dict(self) -> dict:
+        return {"best": self.best, "best_epoch": self.best_epoch, "bad_epochs": self.bad_epochs,
+                "epoch": self._epoch}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.best, self.best_epoch = float(state["best"]), int(state["best_epoch"])
+        self.bad_epochs, self._epoch = int(state["bad_epochs"]), int(state["epoch"])
