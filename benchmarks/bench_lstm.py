@@ -1,0 +1,175 @@
+"""Training and inference throughput of scratchlstm against torch.nn.LSTM on the same config.
+
+Both run in this process, on the same random token stream, with the same thread count, and are
+measured in alternation (ours, torch, ours, torch, ...) so that machine noise hits both alike; the
+figure that matters is the *ratio* of their median tokens/s.
+
+One training step = forward, softmax cross-entropy, backward, global-norm clipping and an optimizer
+step (Adam by default), on a (T, B) window, carrying the hidden state between windows.
+
+    python benchmarks/bench_lstm.py                       # all configs, CPU, 2 threads
+    python benchmarks/bench_lstm.py --config small --steps 30
+    python benchmarks/bench_lstm.py --device cuda         # CuPy against torch on cuDNN
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+from pathlib import Path
+
+CONFIGS = {
+    #          vocab, embed, hidden, layers, batch, bptt
+    "small": dict(vocab=10_000, embed=200, hidden=200, layers=2, batch=20, bptt=20),
+    "medium": dict(vocab=10_000, embed=650, hidden=650, layers=2, batch=20, bptt=35),
+    "char": dict(vocab=65, embed=128, hidden=512, layers=2, batch=64, bptt=100),
+}
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--config", choices=[*CONFIGS, "all"], default="all")
+    p.add_argument("--device", default="cpu", help="cpu or cuda (default cpu)")
+    p.add_argument("--threads", type=int, default=2, help="BLAS/torch threads (default 2)")
+    p.add_argument("--steps", type=int, default=20, help="timed steps per round (default 20)")
+    p.add_argument("--rounds", type=int, default=3, help="alternating rounds (default 3)")
+    p.add_argument("--optimizer", choices=["adam", "sgd"], default="adam")
+    p.add_argument("--no-torch", action="store_true", help="skip the PyTorch reference")
+    return p.parse_args(argv)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    # Thread counts must be fixed before NumPy/torch load their BLAS.
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ[var] = str(args.threads)
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+    from scratchlstm import Adam, SGD, LSTMLanguageModel, clip_grad_norm, softmax_cross_entropy
+    from scratchlstm.backend import np, resolve_device, synchronize, to_device
+
+    device = resolve_device(args.device)
+    torch = None
+    if not args.no_torch:
+        try:
+            import torch
+            torch.set_num_threads(args.threads)
+        except ImportError:
+            print("torch is not installed: reporting scratchlstm alone")
+
+    names = list(CONFIGS) if args.config == "all" else [args.config]
+    rows = []
+    for name in names:
+        cfg = CONFIGS[name]
+        V, E, H, L, B, T = (cfg[k] for k in ("vocab", "embed", "hidden", "layers", "batch", "bptt"))
+        rng = np.random.default_rng(0)
+        stream = rng.integers(0, V, size=(T * (args.steps + 1) + 1, B))
+
+        # ---- scratchlstm -------------------------------------------------------------------
+        model = LSTMLanguageModel(V, E, H, L, seed=0, device=device)
+        opt = Adam(model.parameters(), lr=1e-3) if args.optimizer == "adam" else SGD(model.parameters(), lr=1.0)
+        windows = [(to_device(stream[k * T:(k + 1) * T], device),
+                    to_device(stream[k * T + 1:(k + 1) * T + 1], device)) for k in range(args.steps + 1)]
+
+        def ours_train():
+            state = None
+            model.train()
+            for k in range(args.steps + 1):
+                if k == 1:
+                    synchronize(device)
+                    t0 = time.perf_counter()
+                x, y = windows[k]
+                logits, state = model(x, state)
+                loss, dlogits = softmax_cross_entropy(logits, y)
+                model.zero_grad()
+                model.backward(dlogits)
+                clip_grad_norm(model.parameters(), 0.25)
+                opt.step()
+            synchronize(device)
+            return args.steps * T * B / (time.perf_counter() - t0)
+
+        def ours_infer():
+            state = None
+            model.eval()
+            for k in range(args.steps + 1):
+                if k == 1:
+                    synchronize(device)
+                    t0 = time.perf_counter()
+                logits, state = model(windows[k][0], state)
+                softmax_cross_entropy(logits, windows[k][1])
+            synchronize(device)
+            return args.steps * T * B / (time.perf_counter() - t0)
+
+        # ---- PyTorch -----------------------------------------------------------------------
+        torch_train = torch_infer = None
+        if torch is not None:
+            tdev = "cuda" if device == "cuda" else "cpu"
+            emb = torch.nn.Embedding(V, E).to(tdev)
+            lstm = torch.nn.LSTM(E, H, L).to(tdev)
+            dec = torch.nn.Linear(H, V).to(tdev)
+            tparams = [*emb.parameters(), *lstm.parameters(), *dec.parameters()]
+            topt = torch.optim.Adam(tparams, lr=1e-3) if args.optimizer == "adam" else torch.optim.SGD(tparams, lr=1.0)
+            twin = [(torch.from_numpy(stream[k * T:(k + 1) * T]).to(tdev),
+                     torch.from_numpy(stream[k * T + 1:(k + 1) * T + 1]).to(tdev)) for k in range(args.steps + 1)]
+
+            def tsync():
+                if tdev == "cuda":
+                    torch.cuda.synchronize()
+
+            def torch_train():
+                state = None
+                for k in range(args.steps + 1):
+                    if k == 1:
+                        tsync()
+                        t0 = time.perf_counter()
+                    x, y = twin[k]
+                    out, state = lstm(emb(x), state)
+                    state = tuple(s.detach() for s in state)
+                    loss = torch.nn.functional.cross_entropy(dec(out).reshape(-1, V), y.reshape(-1))
+                    topt.zero_grad()
+                    loss.backward()
+                    torch.nn.utils.clip_grad_norm_(tparams, 0.25)
+                    topt.step()
+                tsync()
+                return args.steps * T * B / (time.perf_counter() - t0)
+
+            def torch_infer():
+                state = None
+                with torch.no_grad():
+                    for k in range(args.steps + 1):
+                        if k == 1:
+                            tsync()
+                            t0 = time.perf_counter()
+                        x, y = twin[k]
+                        out, state = lstm(emb(x), state)
+                        torch.nn.functional.cross_entropy(dec(out).reshape(-1, V), y.reshape(-1))
+                tsync()
+                return args.steps * T * B / (time.perf_counter() - t0)
+
+        results = {"ours_train": [], "ours_infer": [], "torch_train": [], "torch_infer": []}
+        for _ in range(args.rounds):
+            results["ours_train"].append(ours_train())
+            if torch_train:
+                results["torch_train"].append(torch_train())
+            results["ours_infer"].append(ours_infer())
+            if torch_infer:
+                results["torch_infer"].append(torch_infer())
+        med = {k: statistics.median(v) if v else float("nan") for k, v in results.items()}
+        rows.append((name, med))
+        print(f"{name}: ours train {med['ours_train']:,.0f} tok/s, torch train {med['torch_train']:,.0f} "
+              f"tok/s, ratio {med['ours_train'] / med['torch_train']:.2f}; inference ratio "
+              f"{med['ours_infer'] / med['torch_infer']:.2f}", flush=True)
+
+    print()
+    print(f"device={device}, threads={args.threads}, optimizer={args.optimizer}, "
+          f"steps={args.steps} x rounds={args.rounds} (median)")
+    print("| config | ours train tok/s | torch train tok/s | train ratio | ours infer tok/s | torch infer tok/s | infer ratio |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    for name, m in rows:
+        print(f"| {name} | {m['ours_train']:,.0f} | {m['torch_train']:,.0f} | {m['ours_train'] / m['torch_train']:.2f} "
+              f"| {m['ours_infer']:,.0f} | {m['torch_infer']:,.0f} | {m['ours_infer'] / m['torch_infer']:.2f} |")
+
+
+if __name__ == "__main__":
+    main()
