@@ -1,0 +1,6 @@
+"""``python -m scratchlstm``: see :mod:`scratchlstm.cli`."""
+import sys
+
+from .cli import main
+
+sys.exit(main())

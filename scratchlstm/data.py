@@ -1,0 +1,55 @@
+"""From a corpus name or folder to token-id streams: the one pipeline every tokenizer goes through.
+
+>>> tokenizer = make_tokenizer("bpe", vocab_size=2000)
+>>> ids, chars = prepare_data("covid", tokenizer)      # fits the tokenizer on the train split
+>>> ids["train"].shape, chars["valid"]
+"""
+from __future__ import annotations
+
+from .text import BPETokenizer, CharTokenizer, WordTokenizer, load_corpus
+
+TOKENIZER_KINDS = ("char", "word", "bpe")
+
+
+def make_tokenizer(kind: str, vocab_size: int | None = None, min_freq: int | None = None,
+                   mode: str | None = None):
+    """Build an unfitted tokenizer of ``kind`` with sensible defaults.
+
+    Parameters
+    ----------
+    kind : "char", "word" or "bpe"
+    vocab_size : target vocabulary for BPE (default 2000)
+    min_freq : minimum count for a word to get its own id (default 3; rarer words become <unk>)
+    mode : word tokenizer mode, "basic_english" (default: lower-case, torchtext's rules) or "cased"
+    """
+    if kind == "char":
+        return CharTokenizer()
+    if kind == "word":
+        return WordTokenizer(mode=mode or "basic_english", min_freq=3 if min_freq is None else min_freq,
+                             add_eos=True)
+    if kind == "bpe":
+        return BPETokenizer(vocab_size=vocab_size or 2000)
+    raise ValueError(f"unknown tokenizer {kind!r}; choose one of {TOKENIZER_KINDS}")
+
+
+def prepare_data(source: str, tokenizer, data_dir=None, download: bool = False, fit: bool = True):
+    """Load a corpus, fit the tokenizer on its training split, and encode every split.
+
+    Parameters
+    ----------
+    source : a named corpus ("covid", "wikitext2", "ptb", "tinyshakespeare") or a path to a text
+        file or a folder (with train/valid/test files, or split 80/10/10)
+    tokenizer : any scratchlstm tokenizer
+    fit : False to reuse an already fitted tokenizer (evaluation, resuming)
+
+    Returns
+    -------
+    ids : dict split -> (N,) int64 array of token ids
+    chars : dict split -> number of characters in the raw text (for bits per character)
+    """
+    splits = load_corpus(source, data_dir=data_dir, download=download)
+    if fit:
+        tokenizer.fit(splits["train"])
+    ids = {name: tokenizer.encode_corpus(text) for name, text in splits.items() if text}
+    chars = {name: len(text) for name, text in splits.items() if text}
+    return ids, chars

@@ -1,0 +1,171 @@
+r"""Text generation: feed the prompt, then sample one token at a time.
+
+At every step the model gives logits :math:`z` for the next token. Sampling rules, applied in
+this order:
+
+* ``temperature`` :math:`\tau`: :math:`p = \mathrm{softmax}(z / \tau)`. :math:`\tau < 1` sharpens,
+  :math:`\tau > 1` flattens; :math:`\tau = 0` means *greedy*: always the most likely token.
+* ``top_k``: keep only the k most likely tokens (``top_k=1`` is greedy).
+* ``top_p`` (nucleus sampling, Holtzman et al. 2020): keep the smallest set of most likely tokens
+  whose probabilities add up to at least p.
+
+The next token is drawn from the renormalised probabilities by inverse CDF with a *host* NumPy
+generator, so a fixed ``seed`` gives the same text on CPU and GPU alike (up to float round-off in
+the logits).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Iterator
+
+from .backend import to_host, np
+from .nn.functional import softmax
+
+
+@dataclass
+class GeneratedToken:
+    """One generated token: its id, the text it added, its probability and the top candidates."""
+
+    id: int
+    text: str
+    prob: float
+    candidates: list = field(default_factory=list)   # [(token_text, probability), ...]
+
+
+def next_token_distribution(logits, temperature: float = 1.0, top_k: int | None = None,
+                            top_p: float | None = None):
+    """Turn one row of logits into the probabilities that sampling uses.
+
+    Parameters
+    ----------
+    logits : (V,) float array (host)
+    temperature : float >= 0; 0 puts all mass on the arg-max
+    top_k : int >= 1 or None
+    top_p : float in (0, 1] or None
+
+    Returns
+    -------
+    probs : (V,) float64, sums to 1, zero outside the kept set
+    """
+    if temperature < 0:
+        raise ValueError(f"temperature must be >= 0, got {temperature}")
+    if top_k is not None and top_k < 1:
+        raise ValueError(f"top_k must be >= 1, got {top_k}")
+    if top_p is not None and not 0.0 < top_p <= 1.0:
+        raise ValueError(f"top_p must be in (0, 1], got {top_p}")
+    z = np.asarray(logits, dtype=np.float64)
+    if temperature == 0.0:
+        probs = np.zeros_like(z)
+        probs[int(np.argmax(z))] = 1.0
+        return probs
+    probs = softmax(z / temperature)
+    if top_k is not None and top_k < z.size:
+        cutoff = np.partition(probs, -top_k)[-top_k]
+        keep = probs >= cutoff
+        # ties at the cut-off could keep more than k: keep the first k in descending order
+        if keep.sum() > top_k:
+            order = np.argsort(-probs, kind="stable")[:top_k]
+            keep = np.zeros_like(keep)
+            keep[order] = True
+        probs = np.where(keep, probs, 0.0)
+        probs /= probs.sum()
+    if top_p is not None and top_p < 1.0:
+        order = np.argsort(-probs, kind="stable")
+        cumulative = np.cumsum(probs[order])
+        # keep tokens up to and including the first one that brings the mass to >= top_p
+        n_keep = int(np.searchsorted(cumulative, top_p - 1e-12)) + 1
+        keep = np.zeros(probs.shape, dtype=bool)
+        keep[order[:n_keep]] = True
+        probs = np.where(keep, probs, 0.0)
+        probs /= probs.sum()
+    return probs
+
+
+def sample_from(probs, rng) -> int:
+    """Draw an index with probability ``probs[i]`` by inverse CDF: first i with cdf[i] > u."""
+    cdf = np.cumsum(probs)
+    u = rng.random() * cdf[-1]
+    return int(min(np.searchsorted(cdf, u, side="right"), probs.size - 1))
+
+
+def _token_text(tokenizer, token_id: int) -> str:
+    return tokenizer.decode([token_id])
+
+
+def _start_ids(tokenizer, prompt: str) -> tuple[list[int], int]:
+    """Ids to feed before sampling, and how many of them belong to the visible prompt."""
+    ids = list(tokenizer.encode(prompt)) if prompt else []
+    if ids:
+        return ids, len(ids)
+    # An empty prompt still needs one input token: the end-of-text marker when the tokenizer has
+    # one (the model has seen it at every line end), else a newline, else token 0.
+    eos = getattr(tokenizer, "eos_id", None)
+    if eos is not None:
+        return [eos], 0
+    newline = list(tokenizer.encode("\n"))
+    return (newline[-1:] or [0]), 0
+
+
+def stream(model, tokenizer, prompt: str = "", max_new_tokens: int = 100, temperature: float = 1.0,
+           top_k: int | None = None, top_p: float | None = None, seed: int | None = None,
+           stop_at_eos: bool = False, num_candidates: int = 0) -> Iterator[GeneratedToken]:
+    """Yield generated tokens one at a time (for printing as they come, or a web page).
+
+    Parameters
+    ----------
+    model : LSTMLanguageModel (put into eval mode here)
+    tokenizer : the tokenizer the model was trained with
+    prompt : str, text to continue; unknown words become ``<unk>`` for a word tokenizer, while a
+        byte-level BPE tokenizer encodes any text losslessly
+    max_new_tokens : int >= 0
+    temperature, top_k, top_p : see :func:`next_token_distribution`
+    seed : int or None, seeds the host sampling generator
+    stop_at_eos : bool, stop after generating the tokenizer's ``<eos>``
+    num_candidates : int, how many of the most likely next tokens to report with each token
+
+    Yields
+    ------
+    GeneratedToken, whose ``text`` fields concatenate to the decoded continuation
+    """
+    if max_new_tokens < 0:
+        raise ValueError(f"max_new_tokens must be >= 0, got {max_new_tokens}")
+    next_token_distribution(np.zeros(2), temperature, top_k, top_p)     # validate arguments early
+    rng = np.random.default_rng(seed)
+    model.eval()
+    ids, n_prompt = _start_ids(tokenizer, prompt)
+    logits, state = model(np.asarray(ids, dtype=np.int64)[:, None])
+    last = to_host(logits[-1, 0])
+    eos = getattr(tokenizer, "eos_id", None)
+    generated: list[int] = []
+    shown = ""
+    prefix_ids = ids[:n_prompt]
+    prefix_text = tokenizer.decode(prefix_ids) if prefix_ids else ""
+    for _ in range(max_new_tokens):
+        probs = next_token_distribution(last, temperature, top_k, top_p)
+        token = sample_from(probs, rng)
+        candidates = []
+        if num_candidates:
+            full = next_token_distribution(last, temperature if temperature > 0 else 1.0)
+            top = np.argsort(-full, kind="stable")[:num_candidates]
+            candidates = [(_token_text(tokenizer, int(k)), float(full[k])) for k in top]
+        generated.append(token)
+        # Decode the whole continuation and emit what is new: a BPE token can end in the middle
+        # of a UTF-8 character, and word-level decoding decides spacing from the neighbours.
+        text = tokenizer.decode(prefix_ids + generated)[len(prefix_text):]
+        piece = text[len(shown):] if text.startswith(shown) else text
+        if piece.endswith("\ufffd") and len(generated) < max_new_tokens:
+            piece = piece.rstrip("\ufffd")    # an incomplete character: wait for the next byte
+        shown += piece
+        yield GeneratedToken(token, piece, float(probs[token]), candidates)
+        if stop_at_eos and eos is not None and token == eos:
+            return
+        logits, state = model(np.array([[token]], dtype=np.int64), state)
+        last = to_host(logits[-1, 0])
+
+
+def generate(model, tokenizer, prompt: str = "", max_new_tokens: int = 100, temperature: float = 1.0,
+             top_k: int | None = None, top_p: float | None = None, seed: int | None = None,
+             stop_at_eos: bool = False) -> str:
+    """The continuation of ``prompt`` as one string (see :func:`stream` for the parameters)."""
+    return "".join(t.text for t in stream(model, tokenizer, prompt, max_new_tokens, temperature,
+                                          top_k, top_p, seed, stop_at_eos))

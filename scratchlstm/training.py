@@ -1,0 +1,472 @@
+r"""Training: truncated backpropagation through time, evaluation, checkpoints and resuming.
+
+One epoch walks through the training stream in windows of ``bptt`` steps (see
+:func:`scratchlstm.text.bptt_windows`)::
+
+    state = zeros                                  # reset at the start of every epoch
+    for inputs, targets in windows:                # (t, B) each
+        logits, state = model(inputs, state)       # state values carry over ...
+        loss, dlogits = softmax_cross_entropy(logits, targets)
+        model.zero_grad(); model.backward(dlogits) # ... but gradients stop at the window edge
+        clip_grad_norm(params, clip); optimizer.step()
+
+Perplexity is :math:`e^{\text{loss}}` with the loss in nats per token; a model that guesses
+uniformly among V tokens has perplexity V. Bits per character, :math:`\text{loss} \cdot
+\frac{\text{tokens}}{\text{chars}} / \ln 2`, compares models whose tokenizers differ.
+
+Nothing is lost on the way: ``last.npz`` (resumable) is written after every epoch and when you
+press Ctrl-C, ``best.npz`` whenever validation improves, both atomically. A non-finite loss or
+gradient stops training *before* the weights are touched, naming the step.
+"""
+from __future__ import annotations
+
+import csv
+import json
+import math
+import signal
+import threading
+import time
+from dataclasses import asdict, dataclass, fields
+from pathlib import Path
+
+from .backend import to_device, to_host, np
+from .checkpoint import load_checkpoint, save_checkpoint
+from .nn.functional import softmax_cross_entropy
+from .optim import (SGD, Adam, AdamW, EarlyStopping, EpochDecay, ReduceLROnPlateau, WarmupCosine,
+                    clip_grad_norm, grad_norm)
+from .progress import Progress
+from .text import batchify, bptt_windows
+
+
+class TrainingDiverged(RuntimeError):
+    """The loss or the gradient became NaN or infinite."""
+
+
+@dataclass
+class TrainConfig:
+    """Everything about *how* to train (the model's shape lives in the model's config).
+
+    Attributes
+    ----------
+    epochs : int, maximum number of passes over the training stream
+    batch_size, eval_batch_size : int, parallel streams for training and for evaluation
+    bptt : int, window length in time steps; ``variable_bptt`` jitters it (AWD-LSTM)
+    optimizer : "adam", "adamw" or "sgd"; lr, momentum, weight_decay as in :mod:`scratchlstm.optim`
+    clip : float or None, global gradient-norm limit
+    schedule : "plateau" (lr *= plateau_factor when validation stalls for more than
+        plateau_patience epochs), "epoch_decay" (lr *= decay_factor after every epoch from
+        decay_start, Zaremba et al.), "cosine" (warm-up then cosine to min_lr) or "none"
+    patience : int or None, early stopping after this many epochs without validation improvement
+    max_steps_per_epoch : int or None, cap on windows per epoch (smoke tests, quick demos)
+    progress : bool or None, show a progress bar (None: only on a terminal)
+    """
+
+    epochs: int = 10
+    batch_size: int = 20
+    eval_batch_size: int = 10
+    bptt: int = 35
+    variable_bptt: bool = False
+    optimizer: str = "adam"
+    lr: float = 2e-3
+    momentum: float = 0.0
+    weight_decay: float = 0.0
+    clip: float | None = 0.25
+    schedule: str = "plateau"
+    plateau_factor: float = 0.25
+    plateau_patience: int = 0
+    decay_start: int = 4
+    decay_factor: float = 0.5
+    warmup_steps: int = 0
+    min_lr: float = 0.0
+    patience: int | None = None
+    seed: int = 0
+    max_steps_per_epoch: int | None = None
+    progress: bool | None = None
+
+    def __post_init__(self):
+        if self.optimizer not in ("adam", "adamw", "sgd"):
+            raise ValueError(f"optimizer must be 'adam', 'adamw' or 'sgd', got {self.optimizer!r}")
+        if self.schedule not in ("plateau", "epoch_decay", "cosine", "none"):
+            raise ValueError(f"schedule must be 'plateau', 'epoch_decay', 'cosine' or 'none', got {self.schedule!r}")
+        for name in ("epochs", "batch_size", "eval_batch_size", "bptt"):
+            if int(getattr(self, name)) < 1:
+                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
+        if self.lr <= 0:
+            raise ValueError(f"lr must be > 0, got {self.lr}")
+        if self.clip is not None and self.clip <= 0:
+            raise ValueError(f"clip must be > 0 or None, got {self.clip}")
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "TrainConfig":
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(d) - known)
+        if unknown:
+            raise ValueError(f"unknown training options {unknown}; known: {sorted(known)}")
+        return cls(**d)
+
+
+def make_optimizer(config: TrainConfig, params):
+    if config.optimizer == "sgd":
+        return SGD(params, lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay)
+    if config.optimizer == "adamw":
+        return AdamW(params, lr=config.lr, weight_decay=config.weight_decay)
+    return Adam(params, lr=config.lr, weight_decay=config.weight_decay)
+
+
+def perplexity(loss: float) -> float:
+    """``exp(loss)``, capped to avoid overflow for a diverged loss."""
+    return math.exp(min(loss, 700.0))
+
+
+def bits_per_char(loss: float, n_tokens: int, n_chars: int) -> float:
+    """Total information in bits divided by characters: comparable across tokenizers."""
+    return loss * n_tokens / max(n_chars, 1) / math.log(2)
+
+
+def evaluate(model, ids, batch_size: int = 10, bptt: int = 35) -> float:
+    """Mean cross-entropy (nats per token) of ``model`` on a token stream, state carried over.
+
+    Parameters
+    ----------
+    ids : (N,) int array of token ids, or an already batchified (T, B) array
+    """
+    data = ids if getattr(ids, "ndim", 1) == 2 else batchify(ids, batch_size)
+    model.eval()
+    state = None
+    total = 0.0
+    count = 0
+    for inputs, targets in bptt_windows(data, bptt):
+        logits, state = model(inputs, state)
+        loss, _ = softmax_cross_entropy(logits, to_device(targets, model.device))
+        total = total + loss * targets.size      # stays on the device until the end
+        count += targets.size
+    return float(total) / max(count, 1)
+
+
+class _StopFlag:
+    """Turns the first Ctrl-C into a polite request (finish this step, save, return)."""
+
+    def __init__(self):
+        self.requested = False
+        self._previous = None
+
+    def __enter__(self):
+        if threading.current_thread() is threading.main_thread():
+            self._previous = signal.signal(signal.SIGINT, self._handle)
+        return self
+
+    def _handle(self, signum, frame):
+        if self.requested:             # a second Ctrl-C: stop at once
+            raise KeyboardInterrupt
+        self.requested = True
+
+    def __exit__(self, *exc):
+        if self._previous is not None:
+            signal.signal(signal.SIGINT, self._previous)
+
+
+class Trainer:
+    """Train a language model on token streams with truncated BPTT.
+
+    Parameters
+    ----------
+    model : LSTMLanguageModel (on any device)
+    data : dict with ``"train"`` and optionally ``"valid"``, ``"test"``: 1-D int arrays of token ids
+    config : TrainConfig or dict
+    tokenizer : stored in checkpoints so that generation needs only the checkpoint
+    out_dir : folder for ``best.npz``, ``last.npz``, ``history.json``/``.csv``, ``curves.png``;
+        None keeps everything in memory
+    chars : optional dict split -> number of characters of the raw text, to report bits per char
+    log : callable for one line per epoch (default ``print``; pass ``None`` for silence)
+    """
+
+    def __init__(self, model, data: dict, config: TrainConfig | dict | None = None, tokenizer=None,
+                 out_dir=None, chars: dict | None = None, log=print):
+        self.model = model
+        self.config = config if isinstance(config, TrainConfig) else TrainConfig.from_dict(config or {})
+        self.tokenizer = tokenizer
+        self.out_dir = Path(out_dir) if out_dir is not None else None
+        self.chars = chars or {}
+        self.log = log or (lambda *a, **k: None)
+        if "train" not in data:
+            raise ValueError("data must contain a 'train' token stream")
+        self.ids = {k: np.asarray(v) for k, v in data.items() if v is not None}
+        from .text import validate_ids  # noqa: PLC0415
+
+        for split, ids in self.ids.items():
+            validate_ids(ids, model.vocab_size)
+        c = self.config
+        self.train_data = batchify(self.ids["train"], c.batch_size)
+        self.eval_data = {k: batchify(v, c.eval_batch_size) for k, v in self.ids.items() if k != "train"}
+        self.optimizer = make_optimizer(c, model.parameters())
+        self.stopper = EarlyStopping(c.patience) if c.patience is not None else None
+        self.scheduler = self._make_scheduler()
+        # position, restored by resume
+        self.epoch = 1
+        self.window = 0
+        self.global_step = 0
+        self.state = None
+        self.epoch_loss_sum = 0.0
+        self.epoch_tokens = 0
+        self.history: list[dict] = []
+        self.best_valid = math.inf
+        self.best_epoch = 0
+        self.best_weights = None
+        self.result: dict = {}
+        self.extra_meta: dict = {}     # stored in checkpoints as-is (e.g. the CLI's settings)
+
+    # -- setup ---------------------------------------------------------------------------------
+    def steps_per_epoch(self) -> int:
+        n = len(bptt_windows(self.train_data, self.config.bptt))
+        cap = self.config.max_steps_per_epoch
+        return min(n, cap) if cap else n
+
+    def _make_scheduler(self):
+        c = self.config
+        if c.schedule == "plateau":
+            return ReduceLROnPlateau(self.optimizer, factor=c.plateau_factor, patience=c.plateau_patience,
+                                     min_lr=c.min_lr)
+        if c.schedule == "epoch_decay":
+            return EpochDecay(self.optimizer, start_epoch=c.decay_start, factor=c.decay_factor)
+        if c.schedule == "cosine":
+            return WarmupCosine(self.optimizer, total_steps=c.epochs * self.steps_per_epoch(),
+                                warmup_steps=c.warmup_steps, min_lr=c.min_lr)
+        return None
+
+    def _windows(self, epoch: int):
+        c = self.config
+        rng = np.random.default_rng([c.seed, epoch]) if c.variable_bptt else None
+        return bptt_windows(self.train_data, c.bptt, variable=c.variable_bptt, rng=rng)
+
+    # -- one step and one epoch ------------------------------------------------------------------
+    def train_step(self, inputs, targets):
+        """Forward, loss, backward, clip, guard, update. Returns the loss (a device scalar)."""
+        model, c = self.model, self.config
+        model.seed_dropout(c.seed * 1_000_003 + self.global_step)   # repeatable masks, resumable
+        logits, state = model(inputs, self.state)
+        loss, dlogits = softmax_cross_entropy(logits, to_device(targets, model.device))
+        model.zero_grad()
+        model.backward(dlogits)
+        params = self.optimizer.params
+        norm = clip_grad_norm(params, c.clip) if c.clip else grad_norm(params)
+        if not math.isfinite(norm):
+            where = self.out_dir / "last.npz" if self.out_dir else None
+            kept = (f"The last good checkpoint is {where}." if where and where.exists()
+                    else "No checkpoint was written yet.")
+            raise TrainingDiverged(
+                f"non-finite loss/gradient (loss {float(loss):.4g}, gradient norm {norm}) at epoch "
+                f"{self.epoch}, step {self.window + 1} (global step {self.global_step + 1}). The "
+                f"weights were not updated. {kept} Lower the learning rate (now {self.optimizer.lr:g}) "
+                "or clip the gradient norm (clip=...).")
+        self.optimizer.step()
+        if isinstance(self.scheduler, WarmupCosine):
+            self.scheduler.step()
+        self.state = state
+        self.global_step += 1
+        self.window += 1
+        return loss
+
+    def train_epoch(self, stop: _StopFlag | None = None) -> bool:
+        """Run (the rest of) the current epoch. Returns False when interrupted."""
+        c = self.config
+        total = self.steps_per_epoch()
+        windows = iter(self._windows(self.epoch))
+        for _ in range(self.window):        # resuming mid-epoch: skip what was done
+            next(windows)
+        self.model.train()
+        start = time.perf_counter()
+        tokens_at_start = self.epoch_tokens
+        loss_sum = 0.0
+        with Progress(total, f"epoch {self.epoch}", enabled=c.progress) as bar:
+            bar.count = self.window
+            for inputs, targets in windows:
+                if self.window >= total:
+                    break
+                loss = self.train_step(inputs, targets)
+                loss_sum = loss_sum + loss * targets.size
+                self.epoch_tokens += targets.size
+                if bar.enabled:
+                    seen = self.epoch_tokens - tokens_at_start
+                    avg = (self.epoch_loss_sum + float(loss_sum)) / max(self.epoch_tokens, 1)
+                    bar.update(1, loss=avg, ppl=perplexity(avg), tok_s=int(seen / (time.perf_counter() - start)),
+                               lr=self.optimizer.lr)
+                if stop is not None and stop.requested:
+                    self.epoch_loss_sum += float(loss_sum)
+                    return False
+        self.epoch_loss_sum += float(loss_sum)
+        self._epoch_seconds = time.perf_counter() - start
+        self._epoch_tok_s = (self.epoch_tokens - tokens_at_start) / max(self._epoch_seconds, 1e-9)
+        return True
+
+    # -- the loop -------------------------------------------------------------------------------
+    def fit(self) -> list[dict]:
+        """Train until ``epochs``, early stopping or Ctrl-C; evaluate the best weights on test.
+
+        Returns the history (one dict per finished epoch). ``self.result`` holds the final
+        summary (best epoch, valid/test loss and perplexity, interrupted or not).
+        """
+        c = self.config
+        if self.out_dir:
+            self.out_dir.mkdir(parents=True, exist_ok=True)
+        interrupted = False
+        with _StopFlag() as stop:
+            while self.epoch <= c.epochs:
+                if self.window == 0:
+                    self.state = None          # reset the hidden state at the start of each epoch
+                    self.epoch_loss_sum, self.epoch_tokens = 0.0, 0
+                if not self.train_epoch(stop):
+                    interrupted = True
+                    break
+                finished_epoch = self.epoch
+                self._end_epoch()
+                if self.stopper is not None and self.stopper.should_stop:
+                    self.log(f"early stopping: no improvement for {c.patience} epochs "
+                             f"(best epoch {self.best_epoch})")
+                    break
+                if stop.requested:
+                    interrupted = True
+                    break
+                del finished_epoch
+        if interrupted:
+            path = self.save(self.out_dir / "last.npz") if self.out_dir else None
+            self.log(f"interrupted at epoch {self.epoch}, step {self.window}: "
+                     + (f"resumable checkpoint saved to {path}" if path else "no out_dir, nothing saved"))
+            self.result = {"interrupted": True, "epoch": self.epoch, "step": self.window}
+            return self.history
+        self._finish()
+        return self.history
+
+    def _end_epoch(self) -> None:
+        c = self.config
+        train_loss = self.epoch_loss_sum / max(self.epoch_tokens, 1)
+        row = {"epoch": self.epoch, "train_loss": train_loss, "train_ppl": perplexity(train_loss),
+               "lr": self.optimizer.lr, "tokens_per_s": self._epoch_tok_s, "seconds": self._epoch_seconds}
+        improved = False
+        if "valid" in self.eval_data:
+            valid_loss = evaluate(self.model, self.eval_data["valid"], c.eval_batch_size, c.bptt)
+            row.update(valid_loss=valid_loss, valid_ppl=perplexity(valid_loss))
+            if "valid" in self.chars:
+                row["valid_bpc"] = bits_per_char(valid_loss, self.ids["valid"].size - 1, self.chars["valid"])
+            improved = valid_loss < self.best_valid
+            if self.stopper is not None:
+                self.stopper.update(valid_loss)
+            if isinstance(self.scheduler, ReduceLROnPlateau):
+                self.scheduler.step(valid_loss)
+        else:
+            improved = True
+        if isinstance(self.scheduler, EpochDecay):
+            self.scheduler.step(self.epoch)
+        self.history.append(row)
+        msg = (f"epoch {self.epoch:3d} | train loss {train_loss:.3f} ppl {row['train_ppl']:8.2f}")
+        if "valid_loss" in row:
+            msg += f" | valid loss {row['valid_loss']:.3f} ppl {row['valid_ppl']:8.2f}"
+        if "valid_bpc" in row:
+            msg += f" bpc {row['valid_bpc']:.3f}"
+        msg += f" | lr {row['lr']:.3g} | {row['tokens_per_s']:,.0f} tok/s | {row['seconds']:.1f}s"
+        self.log(msg)
+        if improved:
+            self.best_valid = row.get("valid_loss", train_loss)
+            self.best_epoch = self.epoch
+            self.best_weights = self.model.state_dict()
+        # advance the position before saving, so that last.npz resumes at the next epoch
+        self.epoch += 1
+        self.window = 0
+        self.state = None
+        self.epoch_loss_sum, self.epoch_tokens = 0.0, 0
+        if self.out_dir:
+            if improved:
+                self.save(self.out_dir / "best.npz")
+            self.save(self.out_dir / "last.npz")
+            self.write_history()
+
+    def _finish(self) -> None:
+        c = self.config
+        result = {"interrupted": False, "best_epoch": self.best_epoch, "epochs_run": len(self.history)}
+        if self.best_weights is not None:
+            self.model.load_state_dict(self.best_weights)
+        for split in ("valid", "test"):
+            if split in self.eval_data:
+                loss = evaluate(self.model, self.eval_data[split], c.eval_batch_size, c.bptt)
+                result[f"{split}_loss"], result[f"{split}_ppl"] = loss, perplexity(loss)
+                if split in self.chars:
+                    result[f"{split}_bpc"] = bits_per_char(loss, self.ids[split].size - 1, self.chars[split])
+        self.result = result
+        if "test_loss" in result:
+            self.log(f"best epoch {self.best_epoch}: valid ppl {result.get('valid_ppl', float('nan')):.2f}, "
+                     f"test ppl {result['test_ppl']:.2f}")
+        if self.out_dir:
+            self.write_history()
+
+    # -- persistence ----------------------------------------------------------------------------
+    def write_history(self) -> None:
+        """history.json (with the final result), history.csv and curves.png in ``out_dir``."""
+        if not self.out_dir or not self.history:
+            return
+        from .plots import plot_history  # noqa: PLC0415 - matplotlib is slow to import
+        import matplotlib.pyplot as plt  # noqa: PLC0415
+
+        (self.out_dir / "history.json").write_text(json.dumps(
+            {"config": asdict(self.config), "model": self.model.config, "history": self.history,
+             "result": self.result}, indent=2))
+        keys = sorted({k for row in self.history for k in row}, key=lambda k: (k != "epoch", k))
+        with open(self.out_dir / "history.csv", "w", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=keys)
+            writer.writeheader()
+            writer.writerows(self.history)
+        fig = plot_history(self.history, self.out_dir / "curves.png")
+        plt.close(fig)
+
+    def save(self, path) -> Path:
+        """A resumable checkpoint: weights, tokenizer, optimizer, schedule and position."""
+        meta = {
+            "kind": "training",
+            "train_config": asdict(self.config),
+            "epoch": self.epoch, "window": self.window, "global_step": self.global_step,
+            "epoch_loss_sum": self.epoch_loss_sum, "epoch_tokens": self.epoch_tokens,
+            "history": self.history, "best_valid": self.best_valid if math.isfinite(self.best_valid) else None,
+            "best_epoch": self.best_epoch,
+            "scheduler": self.scheduler.state_dict() if self.scheduler is not None else None,
+            "stopper": self.stopper.state_dict() if self.stopper is not None else None,
+            "extra": self.extra_meta,
+        }
+        arrays = {}
+        if self.state is not None:
+            arrays["state/h"], arrays["state/c"] = self.state
+        return save_checkpoint(path, self.model, self.tokenizer, self.optimizer, meta, arrays)
+
+    @classmethod
+    def resume(cls, path, data: dict, out_dir=None, device: str | None = None, log=print,
+               chars: dict | None = None, **config_overrides) -> "Trainer":
+        """Rebuild a trainer from a checkpoint written by :meth:`save` and continue where it was.
+
+        ``data`` must be the same token streams (same tokenizer) as the original run.
+        ``config_overrides`` may change e.g. ``epochs`` to train longer.
+        """
+        ckpt = load_checkpoint(path)
+        m = ckpt.user_meta
+        if m.get("kind") != "training":
+            from .checkpoint import CheckpointError  # noqa: PLC0415
+
+            raise CheckpointError(f"{path} is not a resumable training checkpoint")
+        model = ckpt.build_model(device)
+        config = TrainConfig.from_dict({**m["train_config"], **config_overrides})
+        trainer = cls(model, data, config, tokenizer=ckpt.tokenizer(),
+                      out_dir=out_dir if out_dir is not None else Path(path).parent, chars=chars, log=log)
+        ckpt.load_optimizer(trainer.optimizer)
+        trainer.epoch, trainer.window, trainer.global_step = m["epoch"], m["window"], m["global_step"]
+        trainer.epoch_loss_sum, trainer.epoch_tokens = m["epoch_loss_sum"], m["epoch_tokens"]
+        trainer.history = m["history"]
+        trainer.best_valid = m["best_valid"] if m["best_valid"] is not None else math.inf
+        trainer.best_epoch = m["best_epoch"]
+        trainer.extra_meta = m.get("extra", {})
+        if trainer.scheduler is not None and m.get("scheduler") is not None:
+            trainer.scheduler.load_state_dict(m["scheduler"])
+        if trainer.stopper is not None and m.get("stopper") is not None:
+            trainer.stopper.load_state_dict(m["stopper"])
+        if "state/h" in ckpt.arrays:
+            trainer.state = (to_device(ckpt.arrays["state/h"], model.device),
+                             to_device(ckpt.arrays["state/c"], model.device))
+        best = Path(path).parent / "best.npz"
+        if best.exists() and trainer.best_epoch:
+            trainer.best_weights = load_checkpoint(best).model_state()
+        return trainer
