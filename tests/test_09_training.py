@@ -1,0 +1,210 @@
+"""Lesson 9 exercises: the training API, perplexity, checkpoints, resuming and the CLI."""
+import json
+import math
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy
+import pytest
+
+from scratchlstm import LSTMLanguageModel
+from scratchlstm.checkpoint import CheckpointError, load_checkpoint, load_model, save_checkpoint
+from scratchlstm.text import CharTokenizer
+from scratchlstm.training import Trainer, TrainConfig, TrainingDiverged, evaluate, perplexity
+
+REPO = Path(__file__).resolve().parents[1]
+TEXT = ("the cat sat on the mat. the dog sat on the log. " * 40
+        + "a bird sang in the tree and the cat looked up. " * 20)
+
+
+def tiny_setup(dropout=0.0, seed=0):
+    tok = CharTokenizer().fit(TEXT)
+    ids = numpy.array(tok.encode(TEXT))
+    n = len(ids)
+    data = {"train": ids[: int(0.8 * n)], "valid": ids[int(0.8 * n): int(0.9 * n)], "test": ids[int(0.9 * n):]}
+    model = LSTMLanguageModel(tok.vocab_size, 16, 32, 2, dropout=dropout, seed=seed)
+    return model, tok, data
+
+
+def test_uniform_model_has_perplexity_equal_to_vocabulary_size():
+    """A model whose logits are all equal assigns 1/V to every token: perplexity is exactly V."""
+    model = LSTMLanguageModel(37, 4, 4)
+    model.decoder.weight.data[...] = 0.0
+    model.decoder.bias.data[...] = 0.0
+    ids = numpy.random.default_rng(0).integers(0, 37, 500)
+    assert math.isclose(perplexity(evaluate(model, ids, batch_size=5, bptt=10)), 37, rel_tol=1e-5)
+
+
+def test_training_overfits_a_tiny_corpus(tmp_path):
+    """A repetitive text is learned almost perfectly: train perplexity falls far below V (~20).
+
+    It also writes the promised files next to the checkpoint.
+    """
+    model, tok, data = tiny_setup()
+    config = TrainConfig(epochs=25, batch_size=4, eval_batch_size=2, bptt=20, lr=0.01, clip=1.0, progress=False)
+    trainer = Trainer(model, data, config, tokenizer=tok, out_dir=tmp_path, log=None)
+    history = trainer.fit()
+    assert history[0]["train_ppl"] > 5
+    assert history[-1]["train_ppl"] < 1.3
+    assert trainer.result["test_ppl"] < 2.0
+    for name in ("best.npz", "last.npz", "history.json", "history.csv", "curves.png"):
+        assert (tmp_path / name).exists(), name
+    saved = json.loads((tmp_path / "history.json").read_text())
+    assert saved["result"]["best_epoch"] == trainer.best_epoch
+
+
+class InterruptingTrainer(Trainer):
+    """Presses Ctrl-C (a real SIGINT) after a given global step."""
+
+    interrupt_at = 7
+
+    def train_step(self, inputs, targets):
+        loss = super().train_step(inputs, targets)
+        if self.global_step == self.interrupt_at:
+            os.kill(os.getpid(), signal.SIGINT)
+        return loss
+
+
+def test_resume_after_ctrl_c_matches_an_uninterrupted_run(tmp_path):
+    """Interrupt mid-epoch with Ctrl-C, resume from last.npz, and finish: the losses of every
+    epoch equal those of a run that was never interrupted (dropout and variable BPTT included,
+    so the random streams must be restored too)."""
+    config = dict(epochs=3, batch_size=4, eval_batch_size=2, bptt=12, variable_bptt=True, lr=0.005,
+                  progress=False, max_steps_per_epoch=5)
+    model, tok, data = tiny_setup(dropout=0.2)
+    straight = Trainer(model, data, config, tokenizer=tok, out_dir=tmp_path / "a", log=None)
+    straight.fit()
+
+    model, tok, data = tiny_setup(dropout=0.2)
+    first = InterruptingTrainer(model, data, config, tokenizer=tok, out_dir=tmp_path / "b", log=None)
+    first.fit()
+    assert first.result["interrupted"] and first.epoch == 2 and first.window == 2
+    resumed = Trainer.resume(tmp_path / "b" / "last.npz", data, log=None)
+    resumed.fit()
+    for a, b in zip(straight.history, resumed.history, strict=True):
+        assert math.isclose(a["train_loss"], b["train_loss"], rel_tol=1e-6)
+        assert math.isclose(a["valid_loss"], b["valid_loss"], rel_tol=1e-6)
+    assert math.isclose(straight.result["test_loss"], resumed.result["test_loss"], rel_tol=1e-6)
+
+
+def test_nan_guard_names_the_step_and_keeps_the_weights(tmp_path):
+    """A NaN in the forward pass (here: a poisoned embedding row) stops training at once with a
+    message naming the step, before the optimizer can spread NaN into the other weights; the
+    checkpoint of the last finished epoch is kept."""
+    model, tok, data = tiny_setup()
+    trainer = Trainer(model, data, dict(epochs=2, batch_size=4, bptt=10, progress=False),
+                      tokenizer=tok, out_dir=tmp_path, log=None)
+    trainer.config.epochs = 1
+    trainer.fit()                                     # one good epoch -> last.npz
+    good = (tmp_path / "last.npz").read_bytes()
+    trainer.config.epochs = 2
+    model.embedding.weight.data[tok.encode("t")[0]] = numpy.nan
+    decoder_before = model.decoder.weight.data.copy()
+    with pytest.raises(TrainingDiverged, match=r"epoch 2, step 1 .*last good checkpoint"):
+        trainer.fit()
+    assert numpy.array_equal(model.decoder.weight.data, decoder_before)
+    assert (tmp_path / "last.npz").read_bytes() == good
+
+
+def test_checkpoint_round_trip(tmp_path):
+    """save -> load gives the same weights, config and tokenizer; predictions are identical."""
+    model, tok, _ = tiny_setup()
+    path = save_checkpoint(tmp_path / "m.npz", model, tok)
+    loaded, loaded_tok = load_model(path)
+    ids = numpy.array(tok.encode("the cat"))[:, None]
+    assert numpy.array_equal(model.eval()(ids)[0], loaded(ids)[0])
+    assert loaded_tok.decode(loaded_tok.encode("the dog")) == "the dog"
+
+
+def test_corrupt_and_foreign_files_give_clear_errors(tmp_path):
+    """Truncated files, other formats and other .npz files are refused with a clear message."""
+    model, tok, _ = tiny_setup()
+    good = save_checkpoint(tmp_path / "good.npz", model, tok).read_bytes()
+    (tmp_path / "truncated.npz").write_bytes(good[: len(good) // 2])
+    (tmp_path / "text.npz").write_text("hello")
+    numpy.savez(tmp_path / "other.npz", x=numpy.zeros(3))
+    for name, pattern in (("truncated.npz", "truncated"), ("text.npz", "not an .npz"),
+                          ("other.npz", "not a scratchlstm checkpoint")):
+        with pytest.raises(CheckpointError, match=pattern):
+            load_checkpoint(tmp_path / name)
+    with pytest.raises(FileNotFoundError):
+        load_checkpoint(tmp_path / "missing.npz")
+
+
+def test_checkpoint_that_does_not_fit_the_model(tmp_path):
+    """Weights of a 32-unit model cannot go into a 16-unit one: the error names the parameter."""
+    model, tok, _ = tiny_setup()
+    ckpt = load_checkpoint(save_checkpoint(tmp_path / "m.npz", model, tok))
+    with pytest.raises(CheckpointError, match="lstm.layers.0.Wx"):
+        ckpt.load_into(LSTMLanguageModel(tok.vocab_size, 16, 16, 2))
+
+
+def test_checkpoint_writes_are_atomic(tmp_path, monkeypatch):
+    """If writing fails half-way, the previous checkpoint is untouched and no temp file is left."""
+    model, tok, _ = tiny_setup()
+    path = save_checkpoint(tmp_path / "m.npz", model, tok)
+    before = path.read_bytes()
+
+    def failing_savez(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr("scratchlstm.checkpoint.np.savez", failing_savez)
+    with pytest.raises(OSError, match="disk full"):
+        save_checkpoint(path, model, tok)
+    assert path.read_bytes() == before
+    assert [p.name for p in tmp_path.iterdir()] == ["m.npz"]
+
+
+def test_checkpoints_never_need_pickle(tmp_path):
+    """Every array in a checkpoint loads with allow_pickle=False (no executable content)."""
+    model, tok, data = tiny_setup()
+    trainer = Trainer(model, data, dict(epochs=1, batch_size=4, bptt=10, progress=False,
+                                        max_steps_per_epoch=2), tokenizer=tok, out_dir=tmp_path, log=None)
+    trainer.fit()
+    with numpy.load(tmp_path / "last.npz", allow_pickle=False) as archive:
+        assert all(archive[name].dtype != object for name in archive.files)
+
+
+def run_cli(*args, cwd=None):
+    env = dict(os.environ, PYTHONPATH=str(REPO))
+    return subprocess.run([sys.executable, "-m", "scratchlstm", *args], capture_output=True, text=True,
+                          cwd=cwd, env=env, timeout=300)
+
+
+def test_cli_end_to_end(tmp_path):
+    """train -> evaluate -> generate on a small text file, through the command line."""
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text(TEXT.replace(". ", ".\n"))   # one sentence per line: split by lines
+    out = tmp_path / "run"
+    r = run_cli("train", "--data", str(corpus), "--tokenizer", "char", "--embed-dim", "8",
+                "--hidden-dim", "16", "--layers", "1", "--epochs", "2", "--batch-size", "4",
+                "--bptt", "10", "--out", str(out))
+    assert r.returncode == 0, r.stderr
+    assert "epoch   2" in r.stdout and (out / "best.npz").exists()
+    r = run_cli("evaluate", "--checkpoint", str(out / "best.npz"), "--data", str(corpus))
+    assert r.returncode == 0, r.stderr
+    assert "perplexity" in r.stdout
+    r = run_cli("generate", "--checkpoint", str(out / "best.npz"), "--prompt", "the ", "--seed", "1",
+                "--max-new-tokens", "20")
+    assert r.returncode == 0 and r.stdout.startswith("the ")
+
+
+def test_cli_bad_arguments(tmp_path):
+    """Bad input exits with code 2 and a one-line explanation, never a traceback."""
+    r = run_cli("train", "--data", str(tmp_path / "nowhere"), "--tokenizer", "char")
+    assert r.returncode == 2 and "error:" in r.stderr and "Traceback" not in r.stderr
+    r = run_cli("train", "--epochs", "0")
+    assert r.returncode == 2 and "positive integer" in r.stderr
+    r = run_cli("generate", "--checkpoint", str(tmp_path / "missing.npz"))
+    assert r.returncode == 2 and "no checkpoint" in r.stderr
+    r = run_cli("train", "--device", "tpu")
+    assert r.returncode == 2
+
+
+def test_cli_gradcheck():
+    """`python -m scratchlstm gradcheck` checks a 2-layer model and reports PASSED."""
+    r = run_cli("gradcheck", "--max-checks", "20")
+    assert r.returncode == 0 and "PASSED" in r.stdout

@@ -1,0 +1,123 @@
+"""Lesson 10 exercises: sampling with temperature, top-k and top-p; streaming; prompts."""
+import numpy
+import pytest
+
+from scratchlstm import LSTMLanguageModel
+from scratchlstm.generation import generate, next_token_distribution, sample_from, stream
+from scratchlstm.text import BPETokenizer, CharTokenizer, WordTokenizer
+
+LOGITS = numpy.log(numpy.array([0.5, 0.2, 0.15, 0.1, 0.05]))
+
+
+def test_temperature_zero_is_greedy():
+    """At temperature 0 all probability sits on the arg-max token."""
+    assert next_token_distribution(LOGITS, 0.0).tolist() == [1, 0, 0, 0, 0]
+
+
+def test_temperature_one_recovers_the_model_distribution():
+    """softmax(log p / 1) = p: temperature 1 samples from the model as it is."""
+    assert numpy.allclose(next_token_distribution(LOGITS, 1.0), [0.5, 0.2, 0.15, 0.1, 0.05])
+
+
+def test_temperature_sharpens_and_flattens():
+    """tau = 0.5 squares the probabilities (renormalised); tau = 100 is nearly uniform."""
+    p = numpy.array([0.5, 0.2, 0.15, 0.1, 0.05])
+    assert numpy.allclose(next_token_distribution(LOGITS, 0.5), p ** 2 / (p ** 2).sum())
+    assert numpy.allclose(next_token_distribution(LOGITS, 100.0), 0.2, atol=0.01)
+
+
+def test_top_k_keeps_the_k_most_likely():
+    """top_k=2 keeps 0.5 and 0.2, renormalised to 5/7 and 2/7; top_k=1 is greedy."""
+    assert numpy.allclose(next_token_distribution(LOGITS, 1.0, top_k=2), [5 / 7, 2 / 7, 0, 0, 0])
+    assert next_token_distribution(LOGITS, 1.0, top_k=1).tolist() == [1, 0, 0, 0, 0]
+
+
+def test_top_p_keeps_the_smallest_nucleus():
+    """top_p=0.8: 0.5 + 0.2 = 0.7 < 0.8, adding 0.15 reaches 0.85 >= 0.8, so three tokens stay."""
+    probs = next_token_distribution(LOGITS, 1.0, top_p=0.8)
+    assert numpy.allclose(probs, [0.5 / 0.85, 0.2 / 0.85, 0.15 / 0.85, 0, 0])
+
+
+def test_sampling_frequencies_follow_the_probabilities():
+    """Inverse-CDF sampling: 20,000 draws match the probabilities to within 1%."""
+    rng = numpy.random.default_rng(0)
+    p = numpy.array([0.5, 0.2, 0.15, 0.1, 0.05])
+    counts = numpy.bincount([sample_from(p, rng) for _ in range(20000)], minlength=5)
+    assert numpy.allclose(counts / 20000, p, atol=0.01)
+
+
+def test_bad_sampling_arguments():
+    """Negative temperature, top_k=0 and top_p outside (0, 1] are refused by name."""
+    for kwargs, name in ((dict(temperature=-1), "temperature"), (dict(top_k=0), "top_k"),
+                         (dict(top_p=0.0), "top_p"), (dict(top_p=1.5), "top_p")):
+        with pytest.raises(ValueError, match=name):
+            next_token_distribution(LOGITS, **{"temperature": 1.0, **kwargs})
+
+
+@pytest.fixture(scope="module")
+def char_model():
+    text = "hello world, hello there. " * 20
+    tok = CharTokenizer().fit(text)
+    return LSTMLanguageModel(tok.vocab_size, 8, 16, 1, seed=3), tok
+
+
+def test_generation_is_deterministic_for_a_seed(char_model):
+    """The same seed gives the same text; another seed (almost surely) another text."""
+    model, tok = char_model
+    a = generate(model, tok, "hello", 40, temperature=1.0, seed=5)
+    b = generate(model, tok, "hello", 40, temperature=1.0, seed=5)
+    c = generate(model, tok, "hello", 40, temperature=1.0, seed=6)
+    assert a == b and a != c and len(a) == 40
+
+
+def test_top_k_one_equals_greedy(char_model):
+    """top_k=1 at any temperature picks the arg-max every time, like temperature 0."""
+    model, tok = char_model
+    assert generate(model, tok, "he", 30, temperature=1.5, top_k=1, seed=1) == \
+        generate(model, tok, "he", 30, temperature=0.0, seed=2)
+
+
+def test_stream_yields_tokens_that_join_to_the_text(char_model):
+    """stream() yields one token at a time, with probability and top candidates."""
+    model, tok = char_model
+    pieces = list(stream(model, tok, "hello", 10, seed=0, num_candidates=3))
+    assert len(pieces) == 10
+    assert "".join(p.text for p in pieces) == generate(model, tok, "hello", 10, seed=0)
+    assert all(len(p.candidates) == 3 and 0 < p.prob <= 1 for p in pieces)
+    first = pieces[0].candidates
+    assert first[0][1] >= first[1][1] >= first[2][1]
+
+
+def test_empty_prompt_and_zero_tokens(char_model):
+    """An empty prompt still generates; max_new_tokens=0 generates nothing."""
+    model, tok = char_model
+    assert len(generate(model, tok, "", 5, seed=0)) == 5
+    assert generate(model, tok, "hello", 0) == ""
+
+
+def test_stop_at_eos_with_a_word_model():
+    """A word model whose decoder favours <eos> stops right after generating it."""
+    tok = WordTokenizer(add_eos=True).fit("a b c\nb c a\n")
+    model = LSTMLanguageModel(tok.vocab_size, 4, 4, seed=0)
+    model.decoder.bias.data[tok.eos_id] = 50.0
+    out = list(stream(model, tok, "a b", 20, temperature=1.0, seed=0, stop_at_eos=True))
+    assert len(out) == 1 and out[0].id == tok.eos_id
+
+
+def test_unknown_words_in_a_prompt():
+    """Word level: an unseen word becomes <unk> and generation proceeds."""
+    tok = WordTokenizer(add_eos=True).fit("the cat sat\nthe dog sat\n")
+    model = LSTMLanguageModel(tok.vocab_size, 4, 4, seed=0)
+    assert tok.encode("the zebra")[1] == tok.unk_id
+    assert len(list(stream(model, tok, "the zebra", 5, seed=0))) == 5
+
+
+def test_bpe_generation_is_lossless_text():
+    """Byte-level BPE can continue any prompt, emoji included, and never emits broken UTF-8
+    in the joined output."""
+    tok = BPETokenizer(vocab_size=300).fit("the virus spreads; the vaccine helps. " * 30)
+    model = LSTMLanguageModel(tok.vocab_size, 8, 8, seed=1)
+    text = generate(model, tok, "vaccine 💉 works", 30, seed=4)
+    assert isinstance(text, str)
+    ids = tok.encode("vaccine 💉 works")
+    assert tok.decode(ids) == "vaccine 💉 works"
