@@ -44,6 +44,8 @@ def _require_torch():
 def to_numpy_state_dict(model) -> dict:
     """PyTorch-named, PyTorch-shaped NumPy arrays for ``model`` (no torch needed)."""
     c = model.config
+    if c.get("cell", "lstm") != "lstm":
+        raise ValueError(f"interop supports LSTM models only, this one uses cell={c['cell']!r}")
     sd = {"embedding.weight": to_host(model.embedding.weight.data).copy()}
     for k, layer in enumerate(model.lstm.layers):
         sd[f"lstm.weight_ih_l{k}"] = to_host(layer.Wx.data).T.copy()

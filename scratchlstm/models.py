@@ -8,7 +8,7 @@
 from __future__ import annotations
 
 from .backend import device_of, get_array_module, resolve_device, resolve_dtype, to_device, to_host, np
-from .nn.layers import LSTM, Dropout, Embedding, Linear
+from .nn.layers import LSTM, Dropout, Embedding, Linear, RecurrentStack
 from .nn.module import Module
 
 
@@ -50,12 +50,15 @@ class LSTMLanguageModel(Module):
     forget_bias : float, initial forget-gate bias
     locked_dropout : bool, one dropout mask per sequence reused at every time step
     device : "cpu", "cuda", "auto" or None (``$SCRATCHLSTM_DEVICE``, else CPU)
+    cell : "lstm" (default), "gru" or "rnn": the same model with another recurrent cell, for
+        comparisons. Its state is ``(h, c)`` for the LSTM and ``(h,)`` for the others; the
+        attribute is still called ``lstm``.
     """
 
     def __init__(self, vocab_size: int, embed_dim: int, hidden_dim: int, num_layers: int = 1,
                  dropout: float = 0.0, tie_weights: bool = False, dtype="float32", seed: int = 0,
                  init: str = "default", init_range: float = 0.1, forget_bias: float = 0.0,
-                 locked_dropout: bool = False, device: str | None = None):
+                 locked_dropout: bool = False, device: str | None = None, cell: str = "lstm"):
         for name, value in (("vocab_size", vocab_size), ("embed_dim", embed_dim),
                             ("hidden_dim", hidden_dim), ("num_layers", num_layers)):
             if not isinstance(value, (int, np.integer)) or value < 1:
@@ -63,6 +66,8 @@ class LSTMLanguageModel(Module):
         if tie_weights and embed_dim != hidden_dim:
             raise ValueError(f"tie_weights=True needs embed_dim == hidden_dim (the decoder reuses the "
                              f"embedding matrix), got embed_dim={embed_dim}, hidden_dim={hidden_dim}")
+        if cell not in ("lstm", "gru", "rnn"):
+            raise ValueError(f"cell must be 'lstm', 'gru' or 'rnn', got {cell!r}")
         if init not in ("default", "uniform"):
             raise ValueError(f"init must be 'default' or 'uniform', got {init!r}")
         self.config = dict(vocab_size=int(vocab_size), embed_dim=int(embed_dim),
@@ -70,14 +75,19 @@ class LSTMLanguageModel(Module):
                            dropout=float(dropout), tie_weights=bool(tie_weights),
                            dtype=str(resolve_dtype(dtype)), seed=int(seed), init=init,
                            init_range=float(init_range), forget_bias=float(forget_bias),
-                           locked_dropout=bool(locked_dropout))
+                           locked_dropout=bool(locked_dropout), cell=cell)
         rng = np.random.default_rng(seed)
         uniform = init == "uniform"
         self.embedding = Embedding(vocab_size, embed_dim, rng, dtype, init_range=init_range if uniform else 0.1)
         self.drop_in = Dropout(dropout, locked=locked_dropout)
-        self.lstm = LSTM(embed_dim, hidden_dim, num_layers, dropout, rng, dtype,
-                         init_range=init_range if uniform else None, forget_bias=forget_bias,
-                         locked_dropout=locked_dropout)
+        if cell == "lstm":
+            self.lstm = LSTM(embed_dim, hidden_dim, num_layers, dropout, rng, dtype,
+                             init_range=init_range if uniform else None, forget_bias=forget_bias,
+                             locked_dropout=locked_dropout)
+        else:
+            self.lstm = RecurrentStack(cell, embed_dim, hidden_dim, num_layers, dropout, rng, dtype,
+                                       init_range=init_range if uniform else None,
+                                       locked_dropout=locked_dropout)
         self.drop_out = Dropout(dropout, locked=locked_dropout)
         self.decoder = Linear(hidden_dim, vocab_size, rng, dtype,
                               init_range=init_range if uniform else 0.1,
@@ -97,7 +107,7 @@ class LSTMLanguageModel(Module):
             m.seed(seed * 1000 + k)
 
     def init_state(self, batch_size: int):
-        """Zero hidden state ``(h, c)``, each ``(num_layers, B, H)``."""
+        """Zero hidden state ``(h, c)``, each ``(num_layers, B, H)`` (``(h,)`` for GRU/RNN)."""
         return self.lstm.init_state(batch_size)
 
     def to_device_ids(self, ids):
@@ -114,6 +124,7 @@ class LSTMLanguageModel(Module):
         ----------
         ids : (T, B) int, token ids (NumPy or CuPy; moved to the model's device)
         state : ((L, B, H), (L, B, H)) or None, the initial (h, c); None means zeros
+            (a 1-tuple ``(h,)`` for the GRU and RNN cells)
 
         Returns
         -------
@@ -145,7 +156,8 @@ class LSTMLanguageModel(Module):
 
     def __repr__(self) -> str:
         c = self.config
+        cell = "" if c["cell"] == "lstm" else f", cell={c['cell']}"
         return (f"LSTMLanguageModel(vocab={c['vocab_size']}, embed={c['embed_dim']}, "
                 f"hidden={c['hidden_dim']}, layers={c['num_layers']}, dropout={c['dropout']}, "
-                f"tied={c['tie_weights']}, params={self.num_parameters():,}, device={self.device}, "
+                f"tied={c['tie_weights']}{cell}, params={self.num_parameters():,}, device={self.device}, "
                 f"dtype={self.dtype})")

@@ -430,8 +430,8 @@ class Trainer:
             "extra": self.extra_meta,
         }
         arrays = {}
-        if self.state is not None:
-            arrays["state/h"], arrays["state/c"] = self.state
+        for k, s in enumerate(self.state or ()):
+            arrays[f"state/{k}"] = s               # (h, c) for an LSTM, (h,) for GRU/RNN
         return save_checkpoint(path, self.model, self.tokenizer, self.optimizer, meta, arrays)
 
     @classmethod
@@ -463,9 +463,9 @@ class Trainer:
             trainer.scheduler.load_state_dict(m["scheduler"])
         if trainer.stopper is not None and m.get("stopper") is not None:
             trainer.stopper.load_state_dict(m["stopper"])
-        if "state/h" in ckpt.arrays:
-            trainer.state = (to_device(ckpt.arrays["state/h"], model.device),
-                             to_device(ckpt.arrays["state/c"], model.device))
+        parts = sorted(k for k in ckpt.arrays if k.startswith("state/"))
+        if parts:
+            trainer.state = tuple(to_device(ckpt.arrays[k], model.device) for k in parts)
         best = Path(path).parent / "best.npz"
         if best.exists() and trainer.best_epoch:
             trainer.best_weights = load_checkpoint(best).model_state()

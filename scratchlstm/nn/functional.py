@@ -467,3 +467,177 @@ def lstm_backward(dhs, cache, dh_T=None, dc_T=None):
     db = dg2.sum(axis=0)
     dx = (dg2 @ Wx.T).reshape(T, B, D)
     return dx, dh_next, dc_next, dWx, dWh, db
+
+
+# ----------------------------------------------------------------------------------------------
+# Vanilla RNN (Elman): the recurrence the LSTM improves on
+# ----------------------------------------------------------------------------------------------
+def rnn_step_forward(x, h_prev, Wx, Wh, b):
+    """One step of a vanilla RNN: ``h = tanh(x Wx + h_prev Wh + b)``.
+
+    Parameters
+    ----------
+    x : (B, D), h_prev : (B, H), Wx : (D, H), Wh : (H, H), b : (H,) float
+
+    Returns
+    -------
+    h : (B, H) float
+    cache : tuple for :func:`rnn_step_backward`
+    """
+    h = get_array_module(x).tanh(x @ Wx + h_prev @ Wh + b)
+    return h, (x, h_prev, Wx, Wh, h)
+
+
+def rnn_step_backward(dh, cache):
+    """Backward pass of one RNN step: tanh' = 1 - h^2, then the affine maps.
+
+    Returns
+    -------
+    dx : (B, D), dh_prev : (B, H), dWx : (D, H), dWh : (H, H), db : (H,)
+    """
+    x, h_prev, Wx, Wh, h = cache
+    da = dh * (1.0 - h * h)
+    return da @ Wx.T, da @ Wh.T, x.T @ da, h_prev.T @ da, da.sum(axis=0)
+
+
+def rnn_forward(x, h0, Wx, Wh, b):
+    """A vanilla RNN over a sequence (a plain loop over :func:`rnn_step_forward`).
+
+    Parameters
+    ----------
+    x : (T, B, D), h0 : (B, H) float
+
+    Returns
+    -------
+    hs : (T, B, H), h_T : (B, H), cache
+    """
+    xp = get_array_module(x)
+    T, B = x.shape[:2]
+    hs = xp.empty((T, B, Wh.shape[0]), dtype=x.dtype)
+    caches = []
+    h = h0
+    for t in range(T):
+        h, step_cache = rnn_step_forward(x[t], h, Wx, Wh, b)
+        hs[t] = h
+        caches.append(step_cache)
+    return hs, h, caches
+
+
+def rnn_backward(dhs, cache, dh_T=None):
+    """Backpropagation through time for :func:`rnn_forward`.
+
+    Returns
+    -------
+    dx : (T, B, D), dh0 : (B, H), dWx, dWh, db
+    """
+    caches = cache
+    x0, h0, Wx, Wh, _ = caches[0]
+    xp = get_array_module(x0)
+    T = len(caches)
+    dx = xp.empty((T,) + x0.shape, dtype=x0.dtype)
+    dWx, dWh, db = xp.zeros_like(Wx), xp.zeros_like(Wh), xp.zeros(Wh.shape[0], dtype=x0.dtype)
+    dh_next = xp.zeros_like(h0) if dh_T is None else dh_T
+    for t in range(T - 1, -1, -1):
+        dh = dh_next if dhs is None else dhs[t] + dh_next
+        dx[t], dh_next, dWx_t, dWh_t, db_t = rnn_step_backward(dh, caches[t])
+        dWx += dWx_t
+        dWh += dWh_t
+        db += db_t
+    return dx, dh_next, dWx, dWh, db
+
+
+# ----------------------------------------------------------------------------------------------
+# GRU (Cho et al. 2014), in PyTorch's formulation and gate order r, z, n
+# ----------------------------------------------------------------------------------------------
+def gru_step_forward(x, h_prev, Wx, Wh, bx, bh):
+    r"""One GRU step.
+
+    .. math::
+        r &= \sigma(x W_x^{(r)} + b_x^{(r)} + h W_h^{(r)} + b_h^{(r)}), \quad
+        z = \sigma(x W_x^{(z)} + b_x^{(z)} + h W_h^{(z)} + b_h^{(z)}) \\
+        n &= \tanh(x W_x^{(n)} + b_x^{(n)} + r \odot (h W_h^{(n)} + b_h^{(n)})), \quad
+        h' = (1 - z) \odot n + z \odot h
+
+    Two biases, as in ``torch.nn.GRU``: the reset gate multiplies the recurrent part of ``n``
+    *including* its bias, so ``bh`` cannot be folded into ``bx`` there.
+
+    Parameters
+    ----------
+    x : (B, D), h_prev : (B, H), Wx : (D, 3H), Wh : (H, 3H), bx, bh : (3H,) float
+
+    Returns
+    -------
+    h : (B, H), cache
+    """
+    xp = get_array_module(x)
+    H = Wh.shape[0]
+    ax = x @ Wx + bx
+    ah = h_prev @ Wh + bh
+    r = sigmoid(ax[:, :H] + ah[:, :H])
+    z = sigmoid(ax[:, H:2 * H] + ah[:, H:2 * H])
+    n = xp.tanh(ax[:, 2 * H:] + r * ah[:, 2 * H:])
+    h = (1.0 - z) * n + z * h_prev
+    return h, (x, h_prev, Wx, Wh, r, z, n, ah[:, 2 * H:])
+
+
+def gru_step_backward(dh, cache):
+    """Backward pass of one GRU step.
+
+    Returns
+    -------
+    dx : (B, D), dh_prev : (B, H), dWx : (D, 3H), dWh : (H, 3H), dbx : (3H,), dbh : (3H,)
+    """
+    xp = get_array_module(dh)
+    x, h_prev, Wx, Wh, r, z, n, ah_n = cache
+    dn = dh * (1.0 - z)
+    dz = dh * (h_prev - n)
+    dh_prev = dh * z
+    dan = dn * (1.0 - n * n)                 # through tanh
+    dr = dan * ah_n
+    dax = xp.concatenate([dr * r * (1.0 - r), dz * z * (1.0 - z), dan], axis=1)
+    dah = xp.concatenate([dax[:, :2 * r.shape[1]], dan * r], axis=1)
+    dx = dax @ Wx.T
+    dh_prev = dh_prev + dah @ Wh.T
+    return dx, dh_prev, x.T @ dax, h_prev.T @ dah, dax.sum(axis=0), dah.sum(axis=0)
+
+
+def gru_forward(x, h0, Wx, Wh, bx, bh):
+    """A GRU over a sequence (a plain loop over :func:`gru_step_forward`).
+
+    Returns
+    -------
+    hs : (T, B, H), h_T : (B, H), cache
+    """
+    xp = get_array_module(x)
+    T, B = x.shape[:2]
+    hs = xp.empty((T, B, Wh.shape[0]), dtype=x.dtype)
+    caches = []
+    h = h0
+    for t in range(T):
+        h, step_cache = gru_step_forward(x[t], h, Wx, Wh, bx, bh)
+        hs[t] = h
+        caches.append(step_cache)
+    return hs, h, caches
+
+
+def gru_backward(dhs, cache, dh_T=None):
+    """Backpropagation through time for :func:`gru_forward`.
+
+    Returns
+    -------
+    dx : (T, B, D), dh0 : (B, H), dWx, dWh, dbx, dbh
+    """
+    caches = cache
+    x0, h0, Wx, Wh = caches[0][:4]
+    xp = get_array_module(x0)
+    T = len(caches)
+    dx = xp.empty((T,) + x0.shape, dtype=x0.dtype)
+    grads = [xp.zeros_like(Wx), xp.zeros_like(Wh), xp.zeros(Wx.shape[1], dtype=x0.dtype),
+             xp.zeros(Wx.shape[1], dtype=x0.dtype)]
+    dh_next = xp.zeros_like(h0) if dh_T is None else dh_T
+    for t in range(T - 1, -1, -1):
+        dh = dh_next if dhs is None else dhs[t] + dh_next
+        dx[t], dh_next, *step_grads = gru_step_backward(dh, caches[t])
+        for total, g in zip(grads, step_grads):
+            total += g
+    return (dx, dh_next, *grads)

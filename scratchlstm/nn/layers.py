@@ -177,6 +177,20 @@ class LSTMLayer(Module):
 
     __call__ = forward
 
+    def activations(self) -> dict:
+        """What the layer computed in its last forward pass, for plots and lessons.
+
+        Returns
+        -------
+        dict of arrays, each (T, B, H): gates ``"i"``, ``"f"``, ``"g"``, ``"o"``, cell state ``"c"``
+        and hidden state ``"h"`` (views into the cache: copy them before the next forward)
+        """
+        _require_cache(self, self._cache)
+        gates, cs, hs = self._cache[5], self._cache[6], self._cache[8]
+        H = self.hidden_size
+        return {"i": gates[..., :H], "f": gates[..., H:2 * H], "g": gates[..., 2 * H:3 * H],
+                "o": gates[..., 3 * H:], "c": cs, "h": hs}
+
     def backward(self, dhs, dh_T=None, dc_T=None):
         """-> dx (T, B, D), dh0 (B, H), dc0 (B, H); accumulates into Wx, Wh, b."""
         _require_cache(self, self._cache)
@@ -252,3 +266,112 @@ class LSTM(Module):
             if k > 0:
                 grad = self.drops[k - 1].backward(grad)
         return grad, (dh0, dc0)
+
+
+class RNNLayer(Module):
+    """One vanilla RNN layer over time: ``Wx (D, H)``, ``Wh (H, H)``, ``b (H,)``."""
+
+    def __init__(self, input_size: int, hidden_size: int, rng=None, dtype="float32",
+                 init_range: float | None = None):
+        dtype = resolve_dtype(dtype)
+        rng = rng if rng is not None else np.random.default_rng(0)
+        bound = init_range if init_range is not None else 1.0 / np.sqrt(hidden_size)
+        self.Wx = Parameter(_uniform(rng, bound, (input_size, hidden_size), dtype))
+        self.Wh = Parameter(_uniform(rng, bound, (hidden_size, hidden_size), dtype))
+        self.b = Parameter(np.zeros(hidden_size, dtype=dtype))
+        self._cache = None
+
+    def forward(self, x, h0):
+        """x : (T, B, D), h0 : (B, H) -> hs (T, B, H), (h_T,)"""
+        hs, h_T, self._cache = F.rnn_forward(x, h0, self.Wx.data, self.Wh.data, self.b.data)
+        return hs, (h_T,)
+
+    __call__ = forward
+
+    def backward(self, dhs, dh_T=None):
+        _require_cache(self, self._cache)
+        dx, dh0, dWx, dWh, db = F.rnn_backward(dhs, self._cache, dh_T)
+        self._cache = None
+        self.Wx.grad += dWx
+        self.Wh.grad += dWh
+        self.b.grad += db
+        return dx, (dh0,)
+
+
+class GRULayer(Module):
+    """One GRU layer over time (PyTorch's formulation): ``Wx (D, 3H)``, ``Wh (H, 3H)``, two biases."""
+
+    def __init__(self, input_size: int, hidden_size: int, rng=None, dtype="float32",
+                 init_range: float | None = None):
+        dtype = resolve_dtype(dtype)
+        rng = rng if rng is not None else np.random.default_rng(0)
+        H = hidden_size
+        bound = init_range if init_range is not None else 1.0 / np.sqrt(H)
+        self.Wx = Parameter(_uniform(rng, bound, (input_size, 3 * H), dtype))
+        self.Wh = Parameter(_uniform(rng, bound, (H, 3 * H), dtype))
+        self.bx = Parameter(np.zeros(3 * H, dtype=dtype))
+        self.bh = Parameter(np.zeros(3 * H, dtype=dtype))
+        self._cache = None
+
+    def forward(self, x, h0):
+        hs, h_T, self._cache = F.gru_forward(x, h0, self.Wx.data, self.Wh.data, self.bx.data, self.bh.data)
+        return hs, (h_T,)
+
+    __call__ = forward
+
+    def backward(self, dhs, dh_T=None):
+        _require_cache(self, self._cache)
+        dx, dh0, dWx, dWh, dbx, dbh = F.gru_backward(dhs, self._cache, dh_T)
+        self._cache = None
+        for p, g in ((self.Wx, dWx), (self.Wh, dWh), (self.bx, dbx), (self.bh, dbh)):
+            p.grad += g
+        return dx, (dh0,)
+
+
+class RecurrentStack(Module):
+    """A stack of vanilla RNN or GRU layers with the same interface as :class:`LSTM`.
+
+    The state is a 1-tuple ``(h,)`` with ``h (num_layers, B, H)`` (these cells have no separate
+    cell state), so code that carries ``state`` between windows works unchanged.
+    """
+
+    CELLS = {"rnn": RNNLayer, "gru": GRULayer}
+
+    def __init__(self, cell: str, input_size: int, hidden_size: int, num_layers: int = 1,
+                 dropout: float = 0.0, rng=None, dtype="float32", init_range: float | None = None,
+                 locked_dropout: bool = False, seed: int = 0):
+        if cell not in self.CELLS:
+            raise ValueError(f"cell must be one of {sorted(self.CELLS)}, got {cell!r}")
+        rng = rng if rng is not None else np.random.default_rng(seed)
+        self.cell, self.hidden_size, self.num_layers = cell, hidden_size, num_layers
+        self.layers = [self.CELLS[cell](input_size if k == 0 else hidden_size, hidden_size, rng, dtype,
+                                        init_range) for k in range(num_layers)]
+        self.drops = [Dropout(dropout, locked=locked_dropout, seed=seed + k) for k in range(num_layers - 1)]
+
+    def init_state(self, batch_size: int):
+        return (self.xp.zeros((self.num_layers, batch_size, self.hidden_size), dtype=self.dtype),)
+
+    def forward(self, x, state=None):
+        """x : (T, B, D) -> hs (T, B, H), (h_T,) with h_T (num_layers, B, H)"""
+        (h0,) = state if state is not None else self.init_state(x.shape[1])
+        expected = (self.num_layers, x.shape[1], self.hidden_size)
+        if tuple(h0.shape) != expected:
+            raise ValueError(f"{self.cell}: state must have shape {expected}, got {tuple(h0.shape)}")
+        h_final = get_array_module(x).empty_like(h0)
+        out = x
+        for k, layer in enumerate(self.layers):
+            out, (h_final[k],) = layer(out, h0[k])
+            if k < self.num_layers - 1:
+                out = self.drops[k](out)
+        return out, (h_final,)
+
+    __call__ = forward
+
+    def backward(self, dhs, dstate=None):
+        dh0 = get_array_module(dhs).empty((self.num_layers,) + dhs.shape[1:], dtype=dhs.dtype)
+        grad = dhs
+        for k in range(self.num_layers - 1, -1, -1):
+            grad, (dh0[k],) = self.layers[k].backward(grad, dstate[0][k] if dstate is not None else None)
+            if k > 0:
+                grad = self.drops[k - 1].backward(grad)
+        return grad, (dh0,)
