@@ -1,0 +1,336 @@
+r"""Byte-level byte-pair encoding (BPE), trained from scratch, as in GPT-2.
+
+The idea (Sennrich et al. 2016, on bytes as in GPT-2, Radford et al. 2019):
+
+1. **Bytes as the alphabet.** Text is UTF-8 encoded, so the base vocabulary is the 256 byte values
+   and *every* string can be encoded: there is no ``<unk>``.
+2. **Pre-tokenization.** A regular expression (:data:`GPT2_PATTERN`) cuts text into chunks such as
+   ``"Hello"``, ``" world"``, ``"!"``, ``"'s"``; merges never cross a chunk boundary, so a token
+   never glues the end of one word to the start of the next.
+3. **Training** repeats: count every adjacent pair of tokens inside the chunks (each chunk weighted
+   by how often it occurs), merge the most frequent pair into a new token, everywhere. Each merge
+   adds one token to the vocabulary, until it reaches ``vocab_size``.
+4. **Encoding** a chunk starts from its bytes and applies the learned merges, always the earliest
+   learned (lowest *rank*) pair present first. That reproduces exactly the segmentation training
+   would have produced (a pair built from a new token always has a higher rank than that token).
+
+Id layout: ``0..255`` are the bytes (id ``b`` is byte ``b``), then the special tokens, then one id
+per merge in the order learned: merge ``k`` creates id ``256 + len(special_tokens) + k``.
+
+Ties (two pairs with the same count) are broken deterministically: the pair whose byte strings
+``(left, right)`` compare smallest wins (Python ``bytes`` order, i.e. by byte value), and then,
+in the rare case that two different ids spell the same bytes, the smaller ids. (That case exists
+because every merge makes a new id: ``ab + c`` and ``a + bc`` would give two ids for ``abc``.
+Decoding does not care, and WikiText-2 at 8,000 tokens has no such duplicate.)
+
+Training cost
+-------------
+A naive trainer recounts all pairs after every merge: ``O(merges x corpus)``. This one keeps
+
+* ``pair_counts``: pair -> weighted count,
+* ``pair_words``: pair -> set of the (distinct) chunks containing it,
+* a heap of ``(-count, left bytes, right bytes, pair)`` entries,
+
+and after merging a pair it revisits *only the chunks that contain it*, applying the count changes
+to those chunks' pairs. Heap entries are not removed when a count changes; a new entry is pushed
+and stale ones are skipped when they reach the top ("lazy deletion").
+"""
+from __future__ import annotations
+
+import heapq
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Mapping
+
+import regex
+
+from .base import Tokenizer
+from .vocab import EOS
+
+#: GPT-2's pre-tokenization pattern: contractions, optional space + letters, optional space +
+#: digits, optional space + other symbols, whitespace not followed by a non-space (so a run of
+#: spaces leaves its last one to the next word), any other whitespace. The alternatives together
+#: match every character, so chunks always concatenate back to the text.
+GPT2_PATTERN = r"""'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+"""
+_PRETOKENIZE = regex.compile(GPT2_PATTERN)
+
+
+def pretokenize(text: str) -> list[str]:
+    """Cut ``text`` into GPT-2 chunks; ``"".join(pretokenize(t)) == t`` for every string."""
+    return _PRETOKENIZE.findall(text)
+
+
+def merge_pair(ids: list[int], pair: tuple[int, int], new_id: int) -> list[int]:
+    """Replace every occurrence of ``pair`` in ``ids``, left to right, by ``new_id``.
+
+    ``merge_pair([1, 1, 1], (1, 1), 9) == [9, 1]``: occurrences do not overlap.
+    """
+    a, b = pair
+    out: list[int] = []
+    i, n = 0, len(ids)
+    while i < n:
+        if i + 1 < n and ids[i] == a and ids[i + 1] == b:
+            out.append(new_id)
+            i += 2
+        else:
+            out.append(ids[i])
+            i += 1
+    return out
+
+
+class BPETokenizer(Tokenizer):
+    """Byte-level BPE with GPT-2 pre-tokenization.
+
+    Parameters
+    ----------
+    vocab_size : int, default 1000
+        Target size: 256 bytes + special tokens + merges. Training stops earlier if no pair is
+        left to merge (then :attr:`vocab_size` is smaller than asked).
+    special_tokens : sequence of str, default ``("<eos>",)``
+        Tokens with ids of their own. Where they occur literally in text they are encoded as that
+        single id (never split into bytes), and merges never cross them.
+    add_eos : bool, default False
+        Treat every newline as ``<eos>`` (which must be among ``special_tokens``): ``"\n"`` is
+        encoded as the eos id and the eos id decodes to ``"\n"``, so the round trip stays exact,
+        except that a literal ``"<eos>"`` in the text then also comes back as a newline. With
+        ``False`` (default) newlines are ordinary bytes and ``<eos>`` decodes to ``"<eos>"``.
+    cache_size : int, default 200_000
+        Maximum number of chunks remembered by the encoding cache (cleared when full).
+
+    Notes
+    -----
+    Round trip: ``decode(encode(s)) == s`` for every string ``s`` (any Unicode, seen or not),
+    because encoding is lossless down to bytes. Decoding an arbitrary id sequence can produce
+    bytes that are not valid UTF-8 (half a character); those decode with ``errors="replace"``.
+    """
+
+    kind = "bpe"
+
+    def __init__(self, vocab_size: int = 1000, special_tokens: Iterable[str] = (EOS,),
+                 add_eos: bool = False, cache_size: int = 200_000):
+        special_tokens = tuple(special_tokens)
+        if len(set(special_tokens)) != len(special_tokens) or not all(
+                isinstance(s, str) and s for s in special_tokens):
+            raise ValueError("special_tokens must be distinct non-empty strings, "
+                             f"got {special_tokens}")
+        if isinstance(vocab_size, bool) or int(vocab_size) != vocab_size \
+                or vocab_size < 256 + len(special_tokens):
+            raise ValueError(f"vocab_size must be an integer >= 256 + {len(special_tokens)} "
+                             f"special tokens = {256 + len(special_tokens)}, got {vocab_size!r}")
+        if add_eos and EOS not in special_tokens:
+            raise ValueError(f"add_eos=True needs {EOS!r} in special_tokens, got {special_tokens}")
+        self.target_vocab_size = int(vocab_size)
+        self.special_tokens = special_tokens
+        self.add_eos = bool(add_eos)
+        self.cache_size = int(cache_size)
+        self.special_ids = {tok: 256 + k for k, tok in enumerate(special_tokens)}
+        self.merges: list[tuple[int, int]] | None = None
+        self._splitter = self._make_splitter()
+
+    # ------------------------------------------------------------------ special tokens
+    def _make_splitter(self):
+        """A regex whose matches are the pieces that bypass BPE: special tokens (and "\\n")."""
+        pieces = sorted(self.special_tokens, key=len, reverse=True)   # longest first
+        alternatives = [regex.escape(s) for s in pieces] + (["\n"] if self.add_eos else [])
+        return regex.compile("|".join(alternatives)) if alternatives else None
+
+    def _segments(self, text: str):
+        """Yield ``(piece, special_id)``: ordinary text with ``None``, or a special token's id."""
+        if self._splitter is None:
+            if text:
+                yield text, None
+            return
+        start = 0
+        for m in self._splitter.finditer(text):
+            if m.start() > start:
+                yield text[start:m.start()], None
+            s = m.group()
+            yield s, (self.special_ids[EOS] if s == "\n" else self.special_ids[s])
+            start = m.end()
+        if start < len(text):
+            yield text[start:], None
+
+    # ------------------------------------------------------------------ training
+    def fit(self, texts: str | Iterable[str]) -> "BPETokenizer":
+        """Learn merges from ``texts`` (a str or an iterable of str) until ``vocab_size``.
+
+        Fitting again starts from scratch. Returns ``self``.
+        """
+        # 1. Distinct chunks and how often each occurs. Training works on these (tens of
+        #    thousands for WikiText-2) instead of the millions of chunk occurrences.
+        chunk_counts: Counter = Counter()
+        for text in self._as_texts(texts):
+            for piece, special in self._segments(text):
+                if special is None:
+                    chunk_counts.update(_PRETOKENIZE.findall(piece))
+        words = [list(chunk.encode("utf-8")) for chunk in chunk_counts]
+        freqs = list(chunk_counts.values())
+
+        # 2. Token bytes: bytes 0..255, then the specials (never merged), then merges.
+        token_bytes = [bytes([b]) for b in range(256)]
+        token_bytes += [s.encode("utf-8") for s in self.special_tokens]
+
+        # 3. Initial pair counts, the pair -> chunks index, and the heap.
+        pair_counts: defaultdict = defaultdict(int)
+        pair_words: defaultdict = defaultdict(set)
+        for w, (word, f) in enumerate(zip(words, freqs)):
+            for pair in zip(word, word[1:]):
+                pair_counts[pair] += f
+                pair_words[pair].add(w)
+        heap = [(-c, token_bytes[a], token_bytes[b], a, b) for (a, b), c in pair_counts.items()]
+        heapq.heapify(heap)
+
+        merges: list[tuple[int, int]] = []
+        n_merges = self.target_vocab_size - len(token_bytes)
+        while len(merges) < n_merges:
+            # 4. The best pair: pop stale entries (count changed since they were pushed).
+            while heap:
+                neg_count, _, _, a, b = heap[0]
+                if pair_counts.get((a, b), 0) == -neg_count:
+                    break
+                heapq.heappop(heap)
+            if not heap:
+                break                                   # nothing left to merge
+            heapq.heappop(heap)
+            pair, new_id = (a, b), len(token_bytes)
+            merges.append(pair)
+            token_bytes.append(token_bytes[a] + token_bytes[b])
+
+            # 5. Rewrite only the chunks containing the pair; collect the count changes.
+            delta: defaultdict = defaultdict(int)
+            for w in pair_words.pop(pair):
+                old, f = words[w], freqs[w]
+                new = merge_pair(old, pair, new_id)
+                words[w] = new
+                old_pairs, new_pairs = list(zip(old, old[1:])), list(zip(new, new[1:]))
+                for p in old_pairs:
+                    delta[p] -= f
+                for p in new_pairs:
+                    delta[p] += f
+                for p in set(old_pairs).difference(new_pairs):
+                    if p != pair:
+                        pair_words[p].discard(w)
+                for p in set(new_pairs).difference(old_pairs):
+                    pair_words[p].add(w)
+
+            # 6. Apply the changes; push a fresh heap entry for every pair whose count moved.
+            for p, d in delta.items():
+                if d == 0:
+                    continue
+                c = pair_counts.get(p, 0) + d
+                if c > 0:
+                    pair_counts[p] = c
+                    heapq.heappush(heap, (-c, token_bytes[p[0]], token_bytes[p[1]], p[0], p[1]))
+                else:                                   # c == 0: the pair is gone
+                    pair_counts.pop(p, None)
+                    pair_words.pop(p, None)
+
+        self._set_merges(merges)
+        return self
+
+    def _set_merges(self, merges: list[tuple[int, int]]) -> None:
+        """Install learned merges: build the byte table, the rank table, clear the cache."""
+        base = 256 + len(self.special_tokens)
+        table = [bytes([b]) for b in range(256)]
+        for tok in self.special_tokens:
+            # With add_eos, <eos> stands for the newline it replaced.
+            table.append(b"\n" if (self.add_eos and tok == EOS) else tok.encode("utf-8"))
+        ranks: dict[tuple[int, int], int] = {}
+        for k, (a, b) in enumerate(merges):
+            new_id = base + k
+            if not (0 <= a < new_id and 0 <= b < new_id) or 256 <= a < base or 256 <= b < base:
+                raise ValueError(f"merge {k} = ({a}, {b}) refers to an id that is a special token "
+                                 f"or does not exist yet (it creates id {new_id})")
+            table.append(table[a] + table[b])
+            ranks[(a, b)] = new_id                      # the new id *is* the rank, offset by base
+        self.merges = [tuple(m) for m in merges]
+        self._token_bytes = table
+        self._ranks = ranks
+        self._cache: dict[str, list[int]] = {}
+
+    # ------------------------------------------------------------------ the protocol
+    @property
+    def is_fitted(self) -> bool:
+        return self.merges is not None
+
+    @property
+    def vocab_size(self) -> int:
+        """The actual size: 256 + specials + learned merges (fit first)."""
+        self._check_fitted()
+        return len(self._token_bytes)
+
+    @property
+    def eos_id(self) -> int | None:
+        return self.special_ids.get(EOS)
+
+    @property
+    def unk_id(self) -> None:
+        """Always ``None``: every string is made of bytes, so nothing is unknown."""
+        return None
+
+    def _bpe(self, chunk: str) -> list[int]:
+        """Encode one chunk: start from bytes, apply the lowest-rank merge until none applies."""
+        ids = list(chunk.encode("utf-8"))
+        ranks = self._ranks
+        while len(ids) > 1:
+            # The present pair learned earliest. Unknown pairs rank "infinitely late".
+            best = min(zip(ids, ids[1:]), key=lambda p: ranks.get(p, 1 << 62))
+            new_id = ranks.get(best)
+            if new_id is None:
+                break
+            ids = merge_pair(ids, best, new_id)
+        return ids
+
+    def encode(self, text: str) -> list[int]:
+        """Ids of ``text``: special tokens as single ids, everything else BPE over bytes."""
+        self._check_fitted()
+        if not isinstance(text, str):
+            raise TypeError(f"encode() takes a str, got {type(text).__name__}")
+        out: list[int] = []
+        cache, bpe, findall = self._cache, self._bpe, _PRETOKENIZE.findall
+        for piece, special in self._segments(text):
+            if special is not None:
+                out.append(special)
+                continue
+            for chunk in findall(piece):
+                ids = cache.get(chunk)
+                if ids is None:
+                    if len(cache) >= self.cache_size:
+                        cache.clear()
+                    ids = cache[chunk] = bpe(chunk)
+                out.extend(ids)
+        return out
+
+    def encode_corpus(self, text: str):
+        """Encode a corpus as ``(N,) int64``; with ``add_eos`` the last line also ends in eos."""
+        if self.add_eos and text and not text.endswith("\n"):
+            text += "\n"
+        return super().encode_corpus(text)
+
+    def decode(self, ids) -> str:
+        """Text of ``ids``: their bytes joined, decoded as UTF-8 with ``errors="replace"``.
+
+        Raises
+        ------
+        ValueError
+            For an id outside ``0 .. vocab_size-1``.
+        """
+        ids = self._ids_to_list(ids)
+        table = self._token_bytes
+        return b"".join([table[i] for i in ids]).decode("utf-8", errors="replace")
+
+    def token_bytes(self, token_id: int) -> bytes:
+        """The bytes a single id stands for (useful to inspect what BPE learned)."""
+        self._check_fitted()
+        return self._token_bytes[int(self._ids_to_list([token_id])[0])]
+
+    # ------------------------------------------------------------------ persistence
+    def _config(self) -> dict:
+        return {"vocab_size": self.target_vocab_size, "special_tokens": list(self.special_tokens),
+                "add_eos": self.add_eos, "cache_size": self.cache_size}
+
+    def _state(self) -> dict:
+        # Merges as id pairs: everything else (the byte table, the ranks) follows from them.
+        return {"merges": [list(m) for m in self.merges]}
+
+    def _set_state(self, state: Mapping) -> None:
+        self._set_merges([tuple(m) for m in state["merges"]])
