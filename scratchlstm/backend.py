@@ -170,7 +170,7 @@ def to_device(array: Any, device: str | None = None, dtype: Any = None):
 def synchronize(device: str | None = None) -> None:
     """Wait for queued GPU work to finish (a no-op on the CPU). Call before reading a timer."""
     if resolve_device(device) == "cuda":
-        _require_cupy().cuda.get_current_device().synchronize()
+        _require_cupy().cuda.Device().synchronize()
 
 
 def default_rng(seed: int | None = None, device: str | None = None):
