@@ -167,6 +167,27 @@ class Tokenizer:
         return f"{type(self).__name__}({args}) [vocab_size={size}]"
 
 
+class VocabTokenizer(Tokenizer):
+    """Base for tokenizers whose ids are the entries of a :class:`~scratchlstm.text.vocab.Vocab`
+    (characters, words): fitting builds ``self.vocab``; size and ``<unk>`` come from it."""
+
+    vocab = None
+
+    @property
+    def is_fitted(self) -> bool:
+        return self.vocab is not None
+
+    @property
+    def vocab_size(self) -> int:
+        self._check_fitted()
+        return len(self.vocab)
+
+    @property
+    def unk_id(self) -> int | None:
+        self._check_fitted()
+        return self.vocab.unk_id
+
+
 def _read_json(path: str | Path) -> dict:
     path = Path(path)
     if not path.exists():

@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Mapping
 
-from .base import Tokenizer
+from .base import VocabTokenizer
 from .vocab import UNK, Vocab
 
 #: What ``decode`` prints for the ``<unk>`` id: U+FFFD REPLACEMENT CHARACTER, the character
@@ -17,7 +17,7 @@ from .vocab import UNK, Vocab
 UNK_PLACEHOLDER = "\ufffd"
 
 
-class CharTokenizer(Tokenizer):
+class CharTokenizer(VocabTokenizer):
     """One token per character (Unicode code point).
 
     Vocabulary: id 0 is ``<unk>``, then the characters of the fitted text in code-point order.
@@ -50,20 +50,6 @@ class CharTokenizer(Tokenizer):
         # Code-point order (not frequency order) keeps ids readable: 'a' < 'b' < ... as in ASCII.
         self.vocab = Vocab(sorted(chars), specials=(UNK,), unk_token=UNK)
         return self
-
-    @property
-    def is_fitted(self) -> bool:
-        return self.vocab is not None
-
-    @property
-    def vocab_size(self) -> int:
-        self._check_fitted()
-        return len(self.vocab)
-
-    @property
-    def unk_id(self) -> int | None:
-        self._check_fitted()
-        return self.vocab.unk_id
 
     def encode(self, text: str) -> list[int]:
         """Ids of the characters of ``text``; unseen characters give :attr:`unk_id`."""

@@ -26,7 +26,7 @@ from collections.abc import Iterable, Mapping
 
 import regex
 
-from .base import Tokenizer
+from .base import VocabTokenizer
 from .vocab import EOS, UNK, Vocab
 
 MODES = ("basic_english", "cased", "whitespace")
@@ -115,7 +115,7 @@ def detokenize(tokens: list[str], eos_token: str | None = EOS) -> str:
     return "".join(out)
 
 
-class WordTokenizer(Tokenizer):
+class WordTokenizer(VocabTokenizer):
     """Words as tokens, with a vocabulary cut by frequency.
 
     Parameters
@@ -191,20 +191,6 @@ class WordTokenizer(Tokenizer):
         self.vocab = Vocab.from_counts(counts, min_freq=self.min_freq, max_size=self.max_size,
                                        specials=self.specials)
         return self
-
-    @property
-    def is_fitted(self) -> bool:
-        return self.vocab is not None
-
-    @property
-    def vocab_size(self) -> int:
-        self._check_fitted()
-        return len(self.vocab)
-
-    @property
-    def unk_id(self) -> int | None:
-        self._check_fitted()
-        return self.vocab.unk_id
 
     @property
     def eos_id(self) -> int | None:
