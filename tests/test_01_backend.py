@@ -107,3 +107,120 @@ def test_resolve_dtype_accepts_only_floats():
     assert backend.resolve_dtype("float64") == numpy.float64
     with pytest.raises(TypeError, match="float32"):
         backend.resolve_dtype("int8")
+
+
+# ------------------------------------------------------------------------------------------------
+# Worked solutions of the exercises at the end of lessons/01_arrays_on_two_devices.ipynb
+# ------------------------------------------------------------------------------------------------
+def _normalize_rows(x):
+    """Divide each row of ``x (N, D)`` by its Euclidean length, on x's device and in x's dtype."""
+    xp = get_array_module(x)
+    return x / xp.sqrt((x * x).sum(axis=1, keepdims=True))
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_exercise_1_1_device_agnostic_normalize_rows(rng, dtype):
+    """Exercise 1.1: write ``normalize_rows(x)`` without naming NumPy, using
+    ``xp = get_array_module(x)``; every row of the result has length 1, the dtype is kept, and a
+    CuPy input gives a CuPy output equal to the CPU result.
+
+    Why it works: ``(x * x).sum(axis=1, keepdims=True)`` has shape (N, 1), so the division
+    broadcasts one length over each row; every operation keeps the dtype of ``x``. Lengths are 1
+    to about the dtype's epsilon (float32: ~1e-7), so the tolerance follows the dtype.
+    """
+    x = rng.standard_normal((6, 5)).astype(dtype)
+    y = _normalize_rows(x)
+    assert y.dtype == numpy.dtype(dtype)
+    assert get_array_module(y) is numpy
+    tol = 10 * numpy.finfo(dtype).eps
+    assert numpy.allclose(numpy.linalg.norm(y, axis=1), 1.0, rtol=0, atol=tol)
+    # The direction is unchanged: y is x divided by a positive number per row.
+    assert numpy.allclose(y * numpy.linalg.norm(x, axis=1, keepdims=True), x, rtol=1e-5)
+    if backend.gpu_available():
+        y_gpu = _normalize_rows(to_device(x, "cuda"))
+        assert backend.device_of(y_gpu) == "cuda"
+        assert numpy.allclose(to_host(y_gpu), y, rtol=1e-5, atol=tol)
+
+
+def test_exercise_1_2_machine_epsilon_by_halving():
+    """Exercise 1.2: halve ``e`` (starting at 1) while ``1 + e/2 != 1`` in the dtype; you land on
+    machine epsilon, 2**-23 for float32 and 2**-52 for float64, equal to ``np.finfo(dtype).eps``.
+    And ``float32(1e8) + 1 == float32(1e8)``.
+
+    Why: float32 keeps 24 significant bits (23 stored + 1 implicit), so the next number after 1
+    is 1 + 2**-23; 1 + 2**-24 lies exactly halfway and rounds to even, i.e. back to 1. Near
+    1e8 (between 2**26 and 2**27) consecutive float32 numbers are 2**(26-23) = 8 apart, so
+    adding 1 rounds back to 1e8.
+    """
+    found = {}
+    for dtype in (numpy.float32, numpy.float64):
+        one, e = dtype(1), dtype(1)
+        while one + e / dtype(2) != one:
+            e = e / dtype(2)
+        found[dtype] = e
+        assert e == numpy.finfo(dtype).eps
+    assert found[numpy.float32] == 2.0 ** -23
+    assert found[numpy.float64] == 2.0 ** -52
+    big = numpy.float32(1e8)
+    assert big + numpy.float32(1) == big
+    assert numpy.spacing(big) == 8.0
+    assert numpy.float64(1e8) + 1 != numpy.float64(1e8)
+
+
+def test_exercise_1_3_embedding_gradient_of_ones_is_a_count(rng):
+    """Exercise 1.3: with an upstream gradient of ones (N, D), row v of the embedding gradient is
+    the number of times id v occurs, in every column: ``np.bincount``. ``scatter_add`` gives
+    exactly that; ``dW[ids] += g`` gives ``min(count, 1)``.
+
+    Why: scatter_add adds one row of ones per occurrence; the buffered ``+=`` reads the rows once,
+    adds, and writes them back, so repeated rows are overwritten instead of accumulated.
+    """
+    V, N, D = 7, 50, 3
+    ids = rng.integers(0, V, size=N)
+    g = numpy.ones((N, D))
+    counts = numpy.bincount(ids, minlength=V)
+    assert counts.max() > 1                        # the batch does repeat ids
+    dW = numpy.zeros((V, D))
+    scatter_add(dW, ids, g)
+    assert numpy.array_equal(dW, numpy.repeat(counts[:, None], D, axis=1).astype(float))
+    naive = numpy.zeros((V, D))
+    naive[ids] += g
+    assert numpy.array_equal(naive[:, 0], numpy.minimum(counts, 1).astype(float))
+
+
+def test_exercise_1_4_to_device_copies_only_when_it_must():
+    """Exercise 1.4: ``to_device(a, "cpu")`` returns ``a`` itself (writing into it changes ``a``);
+    ``to_device(a, "cpu", dtype="float64")`` must convert, so it is a new array and writing into
+    it leaves ``a`` alone.
+
+    Why: an array already on the requested device with the requested dtype needs no work, and
+    returning it unchanged avoids copying large parameter matrices for nothing. A cast cannot
+    happen in place (float64 needs twice the bytes), so it always makes a new array.
+    """
+    a = numpy.zeros(3, dtype=numpy.float32)
+    same = to_device(a, "cpu")
+    same[0] = 5.0
+    assert same is a and a[0] == 5.0
+    cast = to_device(a, "cpu", dtype="float64")
+    cast[1] = 7.0
+    assert cast.dtype == numpy.float64 and a[1] == 0.0
+    assert not numpy.shares_memory(cast, a)
+
+
+def test_exercise_1_5_device_from_the_environment(monkeypatch):
+    """Exercise 1.5: with ``SCRATCHLSTM_DEVICE=" Auto "`` ``resolve_device()`` is "cuda" exactly
+    when a GPU is usable and "cpu" otherwise; "gpu" is an alias of "cuda" (a DeviceError without
+    a GPU).
+
+    Why: names are stripped and lower-cased before they are checked, "auto" asks
+    ``gpu_available()``, and "gpu" is rewritten to "cuda" before the CuPy/GPU check.
+    """
+    has_gpu = backend.gpu_available()
+    monkeypatch.setenv("SCRATCHLSTM_DEVICE", " Auto ")
+    assert resolve_device() == ("cuda" if has_gpu else "cpu")
+    monkeypatch.setenv("SCRATCHLSTM_DEVICE", "gpu")
+    if has_gpu:
+        assert resolve_device() == "cuda"
+    else:
+        with pytest.raises(DeviceError):
+            resolve_device()

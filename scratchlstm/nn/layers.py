@@ -51,7 +51,7 @@ class Embedding(Module):
     def backward(self, dout) -> None:
         """dout : (T, B, D). Accumulates into ``weight.grad``; ids have no gradient."""
         _require_cache(self, self._cache)
-        self.weight.grad += F.embedding_backward(dout, self._cache)
+        self.weight.accumulate(F.embedding_backward(dout, self._cache))
         self._cache = None
 
 
@@ -99,10 +99,10 @@ class Linear(Module):
         self._cache = None
         tied = getattr(self, "tied_weight", None)
         if tied is not None:
-            tied.grad += dW.T
+            tied.accumulate(dW.T)
         else:
-            self.weight.grad += dW
-        self.bias.grad += db
+            self.weight.accumulate(dW)
+        self.bias.accumulate(db)
         return dx
 
 
@@ -196,9 +196,9 @@ class LSTMLayer(Module):
         _require_cache(self, self._cache)
         dx, dh0, dc0, dWx, dWh, db = F.lstm_backward(dhs, self._cache, dh_T, dc_T)
         self._cache = None
-        self.Wx.grad += dWx
-        self.Wh.grad += dWh
-        self.b.grad += db
+        self.Wx.accumulate(dWx)
+        self.Wh.accumulate(dWh)
+        self.b.accumulate(db)
         return dx, dh0, dc0
 
 
@@ -292,9 +292,9 @@ class RNNLayer(Module):
         _require_cache(self, self._cache)
         dx, dh0, dWx, dWh, db = F.rnn_backward(dhs, self._cache, dh_T)
         self._cache = None
-        self.Wx.grad += dWx
-        self.Wh.grad += dWh
-        self.b.grad += db
+        self.Wx.accumulate(dWx)
+        self.Wh.accumulate(dWh)
+        self.b.accumulate(db)
         return dx, (dh0,)
 
 
@@ -324,7 +324,7 @@ class GRULayer(Module):
         dx, dh0, dWx, dWh, dbx, dbh = F.gru_backward(dhs, self._cache, dh_T)
         self._cache = None
         for p, g in ((self.Wx, dWx), (self.Wh, dWh), (self.bx, dbx), (self.bh, dbh)):
-            p.grad += g
+            p.accumulate(g)
         return dx, (dh0,)
 
 

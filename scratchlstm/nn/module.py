@@ -21,11 +21,40 @@ class Parameter:
     ----------
     data : array, the value (NumPy or CuPy)
     grad : array of the same shape, dtype and device; accumulated by ``backward`` passes
+
+    ``zero_grad()`` only marks the gradient as zero; the first :meth:`accumulate` after it then
+    *takes* the new gradient instead of adding it to a buffer of zeros. For a 10,000 x 650 decoder
+    that saves two passes over 26 MB per step; reading ``grad`` in between still gives zeros.
     """
 
     def __init__(self, data):
         self.data = data
-        self.grad = get_array_module(data).zeros_like(data)
+        self._grad = get_array_module(data).zeros_like(data)
+        self._grad_is_stale = False       # True: _grad holds old values that count as zero
+
+    @property
+    def grad(self):
+        if self._grad_is_stale:
+            self._grad.fill(0)
+            self._grad_is_stale = False
+        return self._grad
+
+    @grad.setter
+    def grad(self, value):
+        self._grad = value
+        self._grad_is_stale = False
+
+    def accumulate(self, g) -> None:
+        """``grad += g`` (``g`` must have the parameter's shape)."""
+        if not self._grad_is_stale:
+            self._grad += g
+            return
+        self._grad_is_stale = False
+        if (g.base is None and g.flags.c_contiguous and g.dtype == self.data.dtype
+                and g.shape == self.data.shape and device_of(g) == device_of(self.data)):
+            self._grad = g                # a fresh array nobody else holds: adopt it
+        else:
+            self._grad[...] = g
 
     @property
     def shape(self):
@@ -36,7 +65,7 @@ class Parameter:
         return int(self.data.size)
 
     def zero_grad(self) -> None:
-        self.grad.fill(0)
+        self._grad_is_stale = True
 
     def to(self, device: str | None = None, dtype=None) -> "Parameter":
         """Move/cast in place (keeps object identity, so tied modules stay tied)."""
