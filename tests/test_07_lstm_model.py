@@ -170,3 +170,104 @@ def test_overfit_a_short_sequence():
         clip_grad_norm(model.parameters(), 5.0)
         opt.step()
     assert float(loss) < 0.02
+
+
+# ----------------------------------------------------------------------------------------------
+# Exercises of lesson 7 (lessons/07_lstm_through_time_and_stacking.ipynb)
+# ----------------------------------------------------------------------------------------------
+def test_exercise_7_1_one_matrix_product_sums_over_time(rng):
+    """Exercise 7.1: sum_t x_t^T da_t equals one product of the (T*B, D) and (T*B, 4H) matrices.
+
+    Entry (d, j) of x2^T da2, with x2 = x.reshape(T*B, D), is the sum over all T*B rows of
+    x[t, b, d] * da[t, b, j], which is the sum over t of entry (d, j) of x_t^T da_t. So the weight
+    gradient of a whole sequence is one big GEMM, and lstm_backward's dWx must equal the sum of the
+    per-step dWx of a backward loop over lstm_step_backward.
+    """
+    from scratchlstm.nn import functional as F
+
+    T, B, D, H = 6, 3, 5, 4
+    x = rng.standard_normal((T, B, D))
+    da = rng.standard_normal((T, B, 4 * H))
+    looped = sum(x[t].T @ da[t] for t in range(T))
+    assert numpy.allclose(x.reshape(T * B, D).T @ da.reshape(T * B, 4 * H), looped, atol=1e-13)
+
+    h0, c0 = rng.standard_normal((B, H)), rng.standard_normal((B, H))
+    Wx, Wh, b = (rng.standard_normal(s) * 0.5 for s in ((D, 4 * H), (H, 4 * H), (4 * H,)))
+    hs, _, cache = F.lstm_forward(x, h0, c0, Wx, Wh, b)
+    dhs = rng.standard_normal(hs.shape)
+    dWx_fast = F.lstm_backward(dhs, cache)[3]
+    caches, h, c = [], h0, c0
+    for t in range(T):
+        h, c, step_cache = F.lstm_step_forward(x[t], h, c, Wx, Wh, b)
+        caches.append(step_cache)
+    dWx_loop = numpy.zeros_like(Wx)
+    dh_next, dc_next = numpy.zeros_like(h0), numpy.zeros_like(c0)
+    for t in reversed(range(T)):
+        _, dh_next, dc_next, dWx_t, _, _ = F.lstm_step_backward(dhs[t] + dh_next, dc_next, caches[t])
+        dWx_loop += dWx_t
+    assert numpy.allclose(dWx_fast, dWx_loop, rtol=1e-12, atol=1e-13)
+
+
+def test_exercise_7_2_counting_parameters():
+    """Exercise 7.2: an untied 2-layer model has V*E + 4H(E+H+1) + 4H(2H+1) + H*V + V parameters.
+
+    Embedding V x E; layer 0 reads E-dimensional inputs: Wx (E, 4H), Wh (H, 4H), b (4H); layer 1
+    reads the H-dimensional outputs of layer 0: Wx (H, 4H), Wh (H, 4H), b (4H); decoder weight
+    (H, V) and bias (V). Tying reuses the embedding as the decoder weight, saving H*V = V*E
+    parameters (tying needs E = H). The decoder bias is never shared.
+    """
+    V, E, H = 50, 16, 24
+    expected = V * E + 4 * H * (E + H + 1) + 4 * H * (2 * H + 1) + H * V + V
+    assert LSTMLanguageModel(V, E, H, num_layers=2).num_parameters() == expected
+    untied = LSTMLanguageModel(V, H, H, num_layers=2).num_parameters()
+    tied = LSTMLanguageModel(V, H, H, num_layers=2, tie_weights=True).num_parameters()
+    assert untied - tied == V * H
+
+
+def test_exercise_7_3_the_batchify_grid_by_hand():
+    """Exercise 7.3: 26 tokens, B = 4 -> T = 6 rows; column 2 is 12..17; tokens 24, 25 are dropped.
+
+    batchify cuts the stream into B contiguous pieces of T = 26 // 4 = 6 tokens (column b is
+    ids[6b : 6b + 6]) and drops the 26 - 24 = 2 tokens that do not fill a row. bptt_windows with
+    bptt = 2 walks the T - 1 = 5 input rows (the last row is only a target): windows cover rows
+    0-1, 2-3 and 4, so there are ceil(5 / 2) = 3 windows and the last has length 1. The second
+    window's inputs are rows 2-3 and its targets rows 3-4, one step ahead.
+    """
+    from scratchlstm.text import batchify, bptt_windows
+
+    data = batchify(numpy.arange(26), 4)
+    assert data.shape == (6, 4)
+    assert data[:, 2].tolist() == [12, 13, 14, 15, 16, 17]
+    assert not numpy.isin([24, 25], data).any()
+    windows = list(bptt_windows(data, 2))
+    assert len(windows) == 3 and len(windows[-1][0]) == 1
+    inputs, targets = windows[1]
+    assert inputs.tolist() == [[2, 8, 14, 20], [3, 9, 15, 21]]
+    assert targets.tolist() == [[3, 9, 15, 21], [4, 10, 16, 22]]
+
+
+def test_exercise_7_4_truncation_cuts_the_gradient_at_the_window_edge(rng):
+    """Exercise 7.4: loss on window 2 only: same dx inside window 2, nothing in window 1 when truncated.
+
+    The loss depends on x_t (t in window 2) only through the steps t..end, which are computed from
+    the same state and the same inputs in both runs, so those gradients agree. With full BPTT the
+    gradient also flows from h_W back into the steps of window 1; with truncation the backward
+    pass of window 2 starts at its own first step, and window 1 (whose backward is never run for
+    this loss) gets nothing.
+    """
+    lstm = LSTM(3, 8, num_layers=2, dtype="float64", seed=2)
+    T, W = 12, 6
+    x = rng.standard_normal((T, 2, 3))
+    w = rng.standard_normal((T - W, 2, 8))
+
+    hs, _ = lstm(x)
+    dhs = numpy.zeros_like(hs)
+    dhs[W:] = w
+    dx_full, _ = lstm.backward(dhs)
+
+    _, state = lstm(x[:W])
+    lstm(x[W:], state)
+    dx_window2, _ = lstm.backward(w)
+
+    assert numpy.allclose(dx_window2, dx_full[W:], atol=1e-14)
+    assert numpy.abs(dx_full[:W]).max() > 1e-4     # full BPTT reaches window 1, truncation does not

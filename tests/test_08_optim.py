@@ -153,3 +153,112 @@ def test_optimizer_state_round_trip():
     assert numpy.array_equal(p1.data, p2.data)
     with pytest.raises(ValueError, match="SGD"):
         SGD([p2]).load_state_dict(o1.state_dict())
+
+
+# ----------------------------------------------------------------------------------------------
+# Exercises of lesson 8 (lessons/08_optimisation.ipynb)
+# ----------------------------------------------------------------------------------------------
+def test_exercise_8_1_the_largest_stable_learning_rate():
+    """Exercise 8.1: on f(x) = kappa/2 x^2 gradient descent converges iff lr < 2 / kappa.
+
+    The gradient is kappa x, so one step maps x to x - lr kappa x = (1 - lr kappa) x. Repeated
+    steps multiply by (1 - lr kappa) each time: the iterates shrink iff |1 - lr kappa| < 1, i.e.
+    0 < lr < 2 / kappa = 0.2 for kappa = 10. At lr = 0.19 the factor is -0.9 (shrinking while
+    flipping sign); at lr = 0.21 it is -1.1 (growing while flipping sign).
+    """
+    kappa = 10.0
+
+    def run(lr, steps=100):
+        p = quadratic_param([1.0], 0.0)
+        opt = SGD([p], lr=lr)
+        for _ in range(steps):
+            p.grad[...] = kappa * p.data
+            opt.step()
+        return abs(float(p.data[0]))
+
+    assert run(0.19) < 1e-4
+    assert run(0.21) > 1e3
+    assert math.isclose(run(0.19, steps=1), 0.9) and math.isclose(run(0.21, steps=1), 1.1)
+
+
+def test_exercise_8_2_momentum_reaches_a_terminal_velocity():
+    """Exercise 8.2: with a constant gradient g, momentum's step tends to lr * g / (1 - mu).
+
+    The buffer follows v_k = mu v_{k-1} + g, so v_k = g (1 + mu + ... + mu^(k-1)) = g (1 - mu^k) /
+    (1 - mu), which tends to g / (1 - mu) = 10 g for mu = 0.9. Each step moves lr * v_k, so after
+    many steps the parameter moves ten times as far per step as plain SGD would.
+    """
+    lr, g = 0.01, 2.0
+    p = quadratic_param([0.0], g)
+    opt = SGD([p], lr=lr, momentum=0.9)
+    positions = [0.0]
+    for _ in range(200):
+        opt.step()                       # the gradient stays g
+        positions.append(float(p.data[0]))
+    last_step = positions[-1] - positions[-2]
+    assert math.isclose(last_step, -10 * lr * g, rel_tol=1e-6)
+    assert math.isclose(positions[1], -lr * g)          # the first step is plain SGD's
+
+
+def test_exercise_8_3_adam_does_not_care_about_the_scale_of_the_loss():
+    """Exercise 8.3: Adam on f and on 1000 f follows the same path (up to epsilon).
+
+    Scaling the loss by s scales every gradient by s, so m scales by s and v by s^2; the update
+    m_hat / (sqrt(v_hat) + eps) becomes s m_hat / (s sqrt(v_hat) + eps), which equals the original
+    except for eps (1e-8, tiny next to gradients of order 1). Gradient descent, by contrast, takes
+    1000x larger steps and would diverge at the same learning rate.
+    """
+    def path(scale):
+        p = quadratic_param([-4.0, 1.5], 0.0)
+        opt = Adam([p], lr=0.3)
+        points = []
+        for _ in range(60):
+            p.grad[...] = scale * numpy.array([1.0, 20.0]) * p.data
+            opt.step()
+            points.append(p.data.copy())
+        return numpy.array(points)
+
+    assert numpy.allclose(path(1.0), path(1000.0), rtol=0, atol=1e-6)
+    assert numpy.abs(path(1.0)).max() > 0.1                  # it really moved
+
+
+def test_exercise_8_4_global_clipping_keeps_the_direction():
+    """Exercise 8.4: clip_grad_norm scales all gradients by one factor; np.clip per entry does not.
+
+    Global clipping multiplies every gradient by c / ||g|| (when ||g|| > c), so the concatenated
+    gradient keeps its direction (cosine 1) and gets norm c. Entrywise clipping caps the large
+    entries and leaves small ones, which tilts the vector towards the small components.
+    """
+    rng = numpy.random.default_rng(3)
+    params = [quadratic_param(numpy.zeros(n), 0.0) for n in (4, 7, 2)]
+    for p in params:
+        p.grad[...] = rng.standard_normal(p.shape) * 10
+    before = numpy.concatenate([p.grad.copy() for p in params])
+    norm = clip_grad_norm(params, 1.5)
+    after = numpy.concatenate([p.grad for p in params])
+
+    def cosine(u, v):
+        return float(u @ v / (numpy.linalg.norm(u) * numpy.linalg.norm(v)))
+
+    assert math.isclose(norm, float(numpy.linalg.norm(before)))
+    assert math.isclose(float(numpy.linalg.norm(after)), 1.5, rel_tol=1e-5)
+    assert math.isclose(cosine(before, after), 1.0, rel_tol=1e-12)
+    assert cosine(before, numpy.clip(before, -1.5, 1.5)) < 0.99
+
+
+def test_exercise_8_5_min_delta_demands_a_real_improvement():
+    """Exercise 8.5: patience 2, min_delta 0.1, losses 3.0, 2.95, 2.94, 2.93: stop after epoch 3.
+
+    An epoch counts as an improvement only if its loss is below best - min_delta. Epoch 1 sets
+    best = 3.0. Epochs 2 (2.95) and 3 (2.94) are lower, but not below 3.0 - 0.1 = 2.9, so they are
+    'bad' epochs; after two of them patience is exhausted and should_stop is True after epoch 3.
+    The best epoch stays 1: progress smaller than min_delta is treated as noise.
+    """
+    stop = EarlyStopping(patience=2, min_delta=0.1)
+    stopped_after = None
+    for epoch, loss in enumerate((3.0, 2.95, 2.94, 2.93), start=1):
+        stop.update(loss)
+        if stop.should_stop and stopped_after is None:
+            stopped_after = epoch
+    assert stopped_after == 3
+    assert stop.best_epoch == 1 and stop.best == 3.0

@@ -13,7 +13,8 @@ import pytest
 from scratchlstm import LSTMLanguageModel
 from scratchlstm.checkpoint import CheckpointError, load_checkpoint, load_model, save_checkpoint
 from scratchlstm.text import CharTokenizer
-from scratchlstm.training import Trainer, TrainConfig, TrainingDiverged, evaluate, perplexity
+from scratchlstm.training import (Trainer, TrainConfig, TrainingDiverged, bits_per_char, evaluate,
+                                  perplexity)
 
 REPO = Path(__file__).resolve().parents[1]
 TEXT = ("the cat sat on the mat. the dog sat on the log. " * 40
@@ -208,3 +209,97 @@ def test_cli_gradcheck():
     """`python -m scratchlstm gradcheck` checks a 2-layer model and reports PASSED."""
     r = run_cli("gradcheck", "--max-checks", "20")
     assert r.returncode == 0 and "PASSED" in r.stdout
+
+
+# ---------------------------------------------------------------------------------------------
+# Lesson 9 exercises (worked solutions)
+# ---------------------------------------------------------------------------------------------
+def test_exercise_9_1_bits_per_character_across_tokenizers():
+    """Exercise 9.1: a word-level model reaches validation perplexity 200 on a text of 30,000
+    tokens and 150,000 characters. What is its bits per character, and which per-character
+    perplexity must a character-level model reach to be exactly as good?
+
+    The loss is ln 200 nats per token; over 30,000 tokens that is 30,000 * log2(200) bits in all,
+    spread over 150,000 characters: log2(200) / 5 = 1.5288 bits per character. A character-level
+    model with the same bpc has loss bpc * ln 2 nats per character, i.e. perplexity 2**bpc =
+    200**(1/5) = 2.885: a word of five characters costs the same as 200 equally likely words.
+    """
+    bpc = bits_per_char(math.log(200), n_tokens=30_000, n_chars=150_000)
+    assert math.isclose(bpc, math.log2(200) / 5, rel_tol=1e-12)
+    assert round(bpc, 4) == 1.5288
+    char_ppl = perplexity(bpc * math.log(2))
+    assert math.isclose(char_ppl, 200 ** (1 / 5), rel_tol=1e-12)
+    assert round(char_ppl, 3) == 2.885
+
+
+def test_exercise_9_2_steps_per_epoch():
+    """Exercise 9.2: how many optimizer steps does one epoch take with batch_size=20, bptt=35 on
+    a stream of 10,000 tokens? And with batch_size=32, bptt=50 on the 1,165,373 characters of the
+    COVID training split?
+
+    batchify gives T = N // B rows (10,000 // 20 = 500). The last row is only a target, so T - 1 =
+    499 input rows are cut into windows of 35: ceil(499 / 35) = 15 steps (14 full windows and one
+    of 9). For COVID: T = 1,165,373 // 32 = 36,417, ceil(36,416 / 50) = 729 steps.
+    ``max_steps_per_epoch`` simply caps the count.
+    """
+    from scratchlstm.text import num_windows
+
+    def steps(n, batch_size, bptt):
+        return math.ceil((n // batch_size - 1) / bptt)
+
+    ids = numpy.arange(10_000) % 7
+    model = LSTMLanguageModel(7, 4, 4)
+    trainer = Trainer(model, {"train": ids}, dict(batch_size=20, bptt=35), log=None)
+    assert steps(10_000, 20, 35) == 15 == trainer.steps_per_epoch()
+    capped = Trainer(model, {"train": ids}, dict(batch_size=20, bptt=35, max_steps_per_epoch=4), log=None)
+    assert capped.steps_per_epoch() == 4
+    assert steps(1_165_373, 32, 50) == 729 == num_windows(1_165_373 // 32, 50)
+
+
+def test_exercise_9_3_best_and_last_checkpoints(tmp_path):
+    """Exercise 9.3: show that the weights in best.npz reproduce exactly the lowest validation
+    loss of the history, and those in last.npz the last one.
+
+    The trainer evaluates on batchify(valid, eval_batch_size) with windows of bptt; loading a
+    checkpoint and calling evaluate with the same settings recomputes the same number from the
+    same weights. best.npz is rewritten only when validation improves, last.npz after every epoch.
+    A learning rate this high makes validation bounce, so the best epoch is not the last one.
+    """
+    model, tok, data = tiny_setup()
+    config = TrainConfig(epochs=6, batch_size=4, eval_batch_size=2, bptt=10, lr=0.05, clip=None,
+                         schedule="none", progress=False, max_steps_per_epoch=8)
+    trainer = Trainer(model, data, config, tokenizer=tok, out_dir=tmp_path, log=None)
+    history = trainer.fit()
+    valid = [row["valid_loss"] for row in history]
+    best_model, _ = load_model(tmp_path / "best.npz")
+    last_model, _ = load_model(tmp_path / "last.npz")
+    assert math.isclose(evaluate(best_model, data["valid"], 2, 10), min(valid), rel_tol=1e-6)
+    assert math.isclose(evaluate(last_model, data["valid"], 2, 10), valid[-1], rel_tol=1e-6)
+    assert trainer.best_epoch == 1 + valid.index(min(valid)) < len(history)   # best is not last
+    assert math.isclose(trainer.result["valid_loss"], min(valid), rel_tol=1e-6)
+
+
+def test_exercise_9_4_resume_at_an_epoch_boundary(tmp_path):
+    """Exercise 9.4: with dropout on, train 2 epochs, resume from last.npz with epochs=3, and
+    show that all three epochs equal a run trained straight for 3 epochs.
+
+    last.npz stores weights, Adam's moments and step count, the schedule and the position; the
+    dropout masks are seeded from (seed, global step), so epoch 3 sees the same masks whether or
+    not the run stopped in between. Any lost piece of state would change the third epoch's losses.
+    """
+    config = dict(epochs=3, batch_size=4, eval_batch_size=2, bptt=12, lr=0.005, progress=False,
+                  max_steps_per_epoch=5)
+    model, tok, data = tiny_setup(dropout=0.3)
+    straight = Trainer(model, data, config, tokenizer=tok, out_dir=tmp_path / "straight", log=None)
+    straight.fit()
+
+    model, tok, data = tiny_setup(dropout=0.3)
+    first = Trainer(model, data, dict(config, epochs=2), tokenizer=tok, out_dir=tmp_path / "split", log=None)
+    first.fit()
+    resumed = Trainer.resume(tmp_path / "split" / "last.npz", data, log=None, epochs=3)
+    assert resumed.epoch == 3 and resumed.window == 0 and len(resumed.history) == 2
+    resumed.fit()
+    assert len(resumed.history) == 3
+    for a, b in zip(straight.history, resumed.history, strict=True):
+        assert math.isclose(a["train_loss"], b["train_loss"], rel_tol=1e-6)
+        assert math.isclose(a["valid_loss"], b["valid_loss"], rel_tol=1e-6)

@@ -121,3 +121,90 @@ def test_bpe_generation_is_lossless_text():
     assert isinstance(text, str)
     ids = tok.encode("vaccine 💉 works")
     assert tok.decode(ids) == "vaccine 💉 works"
+
+
+# ---------------------------------------------------------------------------------------------
+# Lesson 10 exercises (worked solutions)
+# ---------------------------------------------------------------------------------------------
+def entropy_bits(p):
+    p = p[p > 0]
+    return float(-(p * numpy.log2(p)).sum())
+
+
+def test_exercise_10_1_entropy_rises_with_temperature():
+    """Exercise 10.1: for z = ln(0.5, 0.2, 0.15, 0.1, 0.05), show that the entropy of
+    next_token_distribution(z, tau) rises with tau, equals the entropy of the probabilities
+    themselves at tau = 1, and approaches log2(5) as tau grows.
+
+    Dividing the logits by a larger tau shrinks their differences, so the softmax moves towards
+    uniform, the distribution of maximal entropy (log2 V bits); at tau = 1 softmax(ln p) = p.
+    """
+    p = numpy.array([0.5, 0.2, 0.15, 0.1, 0.05])
+    taus = [0.25, 0.5, 1.0, 2.0, 4.0, 100.0]
+    entropies = [entropy_bits(next_token_distribution(LOGITS, tau)) for tau in taus]
+    assert all(a < b for a, b in zip(entropies, entropies[1:]))
+    assert entropies[2] == pytest.approx(entropy_bits(p), abs=1e-12)
+    assert entropies[2] == pytest.approx(1.9232, abs=1e-4)     # 0.5*1 + 0.2*2.32 + 0.15*2.74 + ...
+    assert entropies[-1] == pytest.approx(numpy.log2(5), abs=1e-3)
+    assert entropy_bits(next_token_distribution(LOGITS, 0.0)) == 0.0     # greedy: no uncertainty
+
+
+def test_exercise_10_2_top_p_versus_top_k():
+    """Exercise 10.2: for the same logits, which top_p values keep exactly the tokens of top_k=2,
+    and which those of top_k=3?
+
+    The sorted probabilities accumulate to 0.5, 0.7, 0.85, 0.95, 1. The nucleus is the shortest
+    prefix whose mass reaches top_p, so 0.5 < top_p <= 0.7 keeps two tokens (= top_k=2) and
+    0.7 < top_p <= 0.85 keeps three (= top_k=3). We test points inside the intervals: exactly at
+    a boundary the answer depends on float round-off of the cumulative sum.
+    """
+    two = next_token_distribution(LOGITS, 1.0, top_k=2)
+    three = next_token_distribution(LOGITS, 1.0, top_k=3)
+    for top_p in (0.51, 0.6, 0.69):
+        assert numpy.allclose(next_token_distribution(LOGITS, 1.0, top_p=top_p), two)
+    for top_p in (0.71, 0.8, 0.84):
+        assert numpy.allclose(next_token_distribution(LOGITS, 1.0, top_p=top_p), three)
+    assert numpy.count_nonzero(next_token_distribution(LOGITS, 1.0, top_p=0.9)) == 4
+
+
+def test_exercise_10_3_temperature_is_a_scaling_of_the_logits():
+    """Exercise 10.3: show that next_token_distribution(z, tau) equals
+    next_token_distribution(z / tau, 1), and that the most likely token never changes for tau > 0.
+
+    softmax(z / tau) is by definition the softmax of the scaled logits; dividing by a positive
+    number keeps the order of the logits, so the arg-max (the greedy choice) is the same at every
+    temperature: temperature changes how much we trust the ranking, not the ranking.
+    """
+    z = numpy.random.default_rng(0).normal(size=30) * 3
+    for tau in (0.3, 0.7, 1.0, 2.5):
+        assert numpy.allclose(next_token_distribution(z, tau), next_token_distribution(z / tau, 1.0))
+        assert numpy.argmax(next_token_distribution(z, tau)) == numpy.argmax(z)
+        order = numpy.argsort(-z)
+        assert numpy.all(numpy.diff(next_token_distribution(z, tau)[order]) <= 0)
+
+
+def test_exercise_10_4_forget_bias_and_memory_half_life():
+    """Exercise 10.4: compare the mean forget gate of untrained models with forget_bias=3.0 and
+    with the default 0.0, read from activations(), and work out the memory half-life.
+
+    At initialisation the embeddings (U(+-0.1)) and weights (U(+-1/sqrt(H))) are small, so the
+    forget-gate pre-activation is the bias plus a little noise: f ~ sigma(0) = 0.5 or sigma(3) =
+    0.9526. A constant f keeps f**n of the cell after n steps: half-life ln 0.5 / ln f = 1 step
+    for f = 0.5, but about 14.3 steps for f = 0.9526, which is why a positive forget bias helps
+    gradients (and memories) survive early in training.
+    """
+    import math
+
+    ids = numpy.random.default_rng(0).integers(0, 50, (40, 8))
+    means = {}
+    for bias in (0.0, 3.0):
+        model = LSTMLanguageModel(50, 16, 32, 1, forget_bias=bias, seed=0).eval()
+        model(ids)
+        acts = model.lstm.layers[0].activations()
+        assert acts["f"].shape == (40, 8, 32)
+        means[bias] = float(acts["f"].mean())
+    assert abs(means[0.0] - 0.5) < 0.01
+    assert abs(means[3.0] - 1 / (1 + math.exp(-3.0))) < 0.01
+    half_life = {bias: math.log(0.5) / math.log(f) for bias, f in means.items()}
+    assert half_life[0.0] == pytest.approx(1.0, abs=0.05)
+    assert 14.0 < half_life[3.0] < 14.6
