@@ -141,21 +141,19 @@ class Adam(Optimizer):
         return {"lr": self.lr, "betas": list(self.betas), "eps": self.eps,
                 "weight_decay": self.weight_decay}
 
-    def _decay(self, p) -> None:
-        """Adam: L2 penalty, folded into the gradient."""
-        if self.weight_decay:
-            p.grad += self.weight_decay * p.data
+    def _gradient(self, p):
+        """Adam: the L2 penalty is part of the gradient (a new array: ``p.grad`` stays intact)."""
+        return p.grad + self.weight_decay * p.data if self.weight_decay else p.grad
 
     def _update(self, k, p) -> None:
         xp = get_array_module(p.data)
         beta1, beta2 = self.betas
-        self._decay(p)
+        g = self._gradient(p)
         m = self._buffer("exp_avg", k)
         v = self._buffer("exp_avg_sq", k)
         tmp = self._scratch[k]
         if tmp is None or tmp.shape != p.data.shape or device_of(tmp) != device_of(p.data):
             tmp = self._scratch[k] = xp.empty_like(p.data)
-        g = p.grad
         # m = b1 m + (1 - b1) g ;  v = b2 v + (1 - b2) g^2   (in place)
         m *= beta1
         xp.multiply(g, 1.0 - beta1, out=tmp)
@@ -183,9 +181,11 @@ class AdamW(Adam):
                  weight_decay: float = 0.01):
         super().__init__(params, lr, betas, eps, weight_decay)
 
-    def _decay(self, p) -> None:
+    def _gradient(self, p):
+        """AdamW: shrink the weights directly; the gradient is used as it is."""
         if self.weight_decay:
             p.data *= 1.0 - self.lr * self.weight_decay
+        return p.grad
 
 
 def grad_norm(params) -> float:
