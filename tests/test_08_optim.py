@@ -262,3 +262,11 @@ def test_exercise_8_5_min_delta_demands_a_real_improvement():
             stopped_after = epoch
     assert stopped_after == 3
     assert stop.best_epoch == 1 and stop.best == 3.0
+
+
+def test_adam_weight_decay_leaves_the_gradient_alone():
+    """Adam's L2 penalty changes the update, not ``p.grad``: after step() the gradient a user
+    logs or clips is still the loss gradient."""
+    p = quadratic_param([1.0, -2.0], [0.5, 0.25])
+    Adam([p], lr=0.1, weight_decay=0.3).step()
+    assert p.grad.tolist() == [0.5, 0.25]
