@@ -28,6 +28,22 @@ def validate_token_ids(ids, vocab_size: int, name: str = "ids") -> None:
                          "Was the data encoded with a different tokenizer than the model was built for?")
 
 
+def count_parameters(vocab_size: int, embed_dim: int, hidden_dim: int, num_layers: int = 1,
+                     cell: str = "lstm", tie_weights: bool = False) -> int:
+    """Parameters of a language model, from its shape alone (no weights are built).
+
+    ``V E`` (embedding) + per layer ``G (D H + H H + H)`` with ``G`` = 4 gates for the LSTM, 3 for
+    the GRU (which has a second bias, ``+ 3H``), 1 for the RNN, and ``D`` = E for the first layer
+    and H above it + ``H V + V`` (decoder; only ``V`` with tied weights).
+    """
+    gates = {"lstm": 4, "gru": 3, "rnn": 1}[cell]
+    total = vocab_size * embed_dim
+    for k in range(num_layers):
+        d = embed_dim if k == 0 else hidden_dim
+        total += gates * hidden_dim * (d + hidden_dim + (2 if cell == "gru" else 1))
+    return total + (0 if tie_weights else hidden_dim * vocab_size) + vocab_size
+
+
 class LSTMLanguageModel(Module):
     """A word/char/subword-level LSTM language model, written by hand end to end.
 

@@ -271,3 +271,14 @@ def test_exercise_7_4_truncation_cuts_the_gradient_at_the_window_edge(rng):
 
     assert numpy.allclose(dx_window2, dx_full[W:], atol=1e-14)
     assert numpy.abs(dx_full[:W]).max() > 1e-4     # full BPTT reaches window 1, truncation does not
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru", "rnn"])
+@pytest.mark.parametrize("tie_weights", [False, True])
+def test_parameter_count_formula(cell, tie_weights):
+    """count_parameters predicts num_parameters() from the shape alone, for every cell type:
+    V*E + per layer G*H*(D + H + biases) + H*V (untied) + V."""
+    from scratchlstm.models import count_parameters
+
+    model = LSTMLanguageModel(50, 12, 12, 3, cell=cell, tie_weights=tie_weights)
+    assert count_parameters(50, 12, 12, 3, cell, tie_weights) == model.num_parameters()
