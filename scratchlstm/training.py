@@ -317,7 +317,6 @@ class Trainer:
                 if not self.train_epoch(stop):
                     interrupted = True
                     break
-                finished_epoch = self.epoch
                 self._end_epoch()
                 if self.stopper is not None and self.stopper.should_stop:
                     self.log(f"early stopping: no improvement for {c.patience} epochs "
@@ -326,7 +325,6 @@ class Trainer:
                 if stop.requested:
                     interrupted = True
                     break
-                del finished_epoch
         if interrupted:
             path = self.save(self.out_dir / "last.npz") if self.out_dir else None
             self.log(f"interrupted at epoch {self.epoch}, step {self.window}: "
