@@ -5,7 +5,8 @@
 
 The test suite runs the same function without writing (tests/test_lessons.py), so a lesson that
 no longer runs fails the tests. Notebooks run with the repository on the Python path and the
-working directory set to lessons/, on the CPU unless SCRATCHLSTM_DEVICE says otherwise.
+working directory set to lessons/, on the CPU unless SCRATCHLSTM_DEVICE says otherwise, with one
+BLAS thread unless OPENBLAS_NUM_THREADS / OMP_NUM_THREADS say otherwise.
 """
 from __future__ import annotations
 
@@ -26,7 +27,10 @@ def execute(path, timeout: int = 600, write: bool = True):
     nb = nbformat.read(path, as_version=4)
     env_path = os.environ.get("PYTHONPATH", "")
     os.environ["PYTHONPATH"] = str(REPO) + (os.pathsep + env_path if env_path else "")
-    os.environ.setdefault("MPLBACKEND", "Agg")
+    # One BLAS thread per kernel: the lessons' matrices are small, and on a busy 2-core machine
+    # spinning BLAS threads make them many times slower. Set the variables to override.
+    os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
     start = time.perf_counter()
     client = NotebookClient(nb, timeout=timeout, kernel_name="python3",
                             resources={"metadata": {"path": str(LESSONS)}})

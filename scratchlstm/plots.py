@@ -1,21 +1,16 @@
 """Matplotlib figures: learning curves, activation heat maps, gradient norms over time.
 
 Every function takes host data (lists or NumPy arrays), draws on a new figure, optionally saves
-it, and returns the figure. The non-interactive "Agg" backend is used when no display is present,
-so the functions work on servers and in tests.
+it, and returns the figure. Matplotlib chooses its backend itself: inline in a notebook, a
+window on a desktop, and the file-only "Agg" backend on a server without a display.
 """
 from __future__ import annotations
 
 import math
-import os
 
-import matplotlib
+import matplotlib.pyplot as plt
 
-if not os.environ.get("DISPLAY") and not os.environ.get("MPLBACKEND"):
-    matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-
-from .backend import to_host, np  # noqa: E402
+from .backend import to_host, np
 
 
 def plot_history(history: list[dict], path=None, title: str | None = None):

@@ -438,7 +438,8 @@ class Trainer:
         """Rebuild a trainer from a checkpoint written by :meth:`save` and continue where it was.
 
         ``data`` must be the same token streams (same tokenizer) as the original run.
-        ``config_overrides`` may change e.g. ``epochs`` to train longer.
+        ``config_overrides`` may change e.g. ``epochs`` to train longer, or ``lr`` to continue
+        with a smaller learning rate after a divergence (it replaces the saved optimizer's).
         """
         ckpt = load_checkpoint(path)
         m = ckpt.user_meta
@@ -451,6 +452,9 @@ class Trainer:
         trainer = cls(model, data, config, tokenizer=ckpt.tokenizer(),
                       out_dir=out_dir if out_dir is not None else Path(path).parent, chars=chars, log=log)
         ckpt.load_optimizer(trainer.optimizer)
+        for key in ("lr", "momentum", "weight_decay"):     # an explicit override beats the saved value
+            if key in config_overrides:
+                setattr(trainer.optimizer, key, config_overrides[key])
         trainer.epoch, trainer.window, trainer.global_step = m["epoch"], m["window"], m["global_step"]
         trainer.epoch_loss_sum, trainer.epoch_tokens = m["epoch_loss_sum"], m["epoch_tokens"]
         trainer.history = m["history"]

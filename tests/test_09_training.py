@@ -233,15 +233,17 @@ def test_exercise_9_1_bits_per_character_across_tokenizers():
 
 
 def test_exercise_9_2_steps_per_epoch():
-    """Exercise 9.2: how many optimizer steps does one epoch take with batch_size=20, bptt=35 on
-    a stream of 10,000 tokens? And with batch_size=32, bptt=50 on the 1,165,373 characters of the
-    COVID training split?
+    """Exercise 9.2: how many optimizer steps does one full epoch take with batch_size=20, bptt=35
+    on a stream of 10,000 tokens? Check the formula against Trainer.steps_per_epoch(), and work out
+    the number for batch_size=32, bptt=50 on the whole COVID training split.
 
     batchify gives T = N // B rows (10,000 // 20 = 500). The last row is only a target, so T - 1 =
     499 input rows are cut into windows of 35: ceil(499 / 35) = 15 steps (14 full windows and one
-    of 9). For COVID: T = 1,165,373 // 32 = 36,417, ceil(36,416 / 50) = 729 steps.
-    ``max_steps_per_epoch`` simply caps the count.
+    of 9). In general steps = ceil((N // B - 1) / bptt); for the COVID split (about 1.2 million
+    characters) that is roughly 1.2e6 / (32 * 50) ~ 750 steps. ``max_steps_per_epoch`` simply
+    caps the count.
     """
+    from scratchlstm.data import prepare_data
     from scratchlstm.text import num_windows
 
     def steps(n, batch_size, bptt):
@@ -253,7 +255,14 @@ def test_exercise_9_2_steps_per_epoch():
     assert steps(10_000, 20, 35) == 15 == trainer.steps_per_epoch()
     capped = Trainer(model, {"train": ids}, dict(batch_size=20, bptt=35, max_steps_per_epoch=4), log=None)
     assert capped.steps_per_epoch() == 4
-    assert steps(1_165_373, 32, 50) == 729 == num_windows(1_165_373 // 32, 50)
+
+    tok = CharTokenizer()
+    covid, _ = prepare_data("covid", tok)
+    n = covid["train"].size
+    covid_trainer = Trainer(LSTMLanguageModel(tok.vocab_size, 4, 4), {"train": covid["train"]},
+                            dict(batch_size=32, bptt=50), log=None)
+    assert covid_trainer.steps_per_epoch() == steps(n, 32, 50) == num_windows(n // 32, 50)
+    assert abs(steps(n, 32, 50) - n / (32 * 50)) < 2          # one window per 1,600 characters
 
 
 def test_exercise_9_3_best_and_last_checkpoints(tmp_path):
@@ -290,7 +299,7 @@ def test_exercise_9_4_resume_at_an_epoch_boundary(tmp_path):
     config = dict(epochs=3, batch_size=4, eval_batch_size=2, bptt=12, lr=0.005, progress=False,
                   max_steps_per_epoch=5)
     model, tok, data = tiny_setup(dropout=0.3)
-    straight = Trainer(model, data, config, tokenizer=tok, out_dir=tmp_path / "straight", log=None)
+    straight = Trainer(model, data, config, tokenizer=tok, log=None)       # nothing written to disk
     straight.fit()
 
     model, tok, data = tiny_setup(dropout=0.3)
@@ -303,3 +312,13 @@ def test_exercise_9_4_resume_at_an_epoch_boundary(tmp_path):
     for a, b in zip(straight.history, resumed.history, strict=True):
         assert math.isclose(a["train_loss"], b["train_loss"], rel_tol=1e-6)
         assert math.isclose(a["valid_loss"], b["valid_loss"], rel_tol=1e-6)
+
+
+def test_resume_with_a_smaller_learning_rate(tmp_path):
+    """After a divergence the advice is to lower the learning rate: Trainer.resume(..., lr=...)
+    must apply it to the optimizer, not only to the stored config."""
+    model, tok, data = tiny_setup()
+    Trainer(model, data, dict(epochs=1, batch_size=4, bptt=10, lr=0.01, progress=False, max_steps_per_epoch=2),
+            tokenizer=tok, out_dir=tmp_path, log=None).fit()
+    resumed = Trainer.resume(tmp_path / "last.npz", data, log=None, lr=1e-4, epochs=2)
+    assert resumed.optimizer.lr == 1e-4 and resumed.config.lr == 1e-4

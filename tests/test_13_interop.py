@@ -98,7 +98,7 @@ def test_exercise_13_2_the_bias_split_is_not_identifiable():
     (b_ih + d) + (b_hh - d) is the same number; no experiment on the outputs can tell the splits
     apart, and importing keeps exactly the sum.
     """
-    model, tmodel = ours_and_torch(False)
+    _, tmodel = ours_and_torch(False)
     with torch.no_grad():
         for p in tmodel.parameters():
             p.uniform_(-0.3, 0.3)
