@@ -103,6 +103,8 @@ def build_parser() -> argparse.ArgumentParser:
     o.add_argument("--patience", type=int, help="early stopping after N epochs without improvement")
     o.add_argument("--max-steps-per-epoch", type=_positive_int, help="cap windows per epoch (quick runs)")
     o.add_argument("--seed", type=int, help="seed for weights, dropout and sampling (default 0)")
+    t.add_argument("--max-chars", type=_positive_int, metavar="N",
+                   help="use only the first N characters of each split (a quick smoke run)")
     t.add_argument("--out", metavar="DIR", help="output folder for checkpoints, history and plot "
                    "(default runs/<data>-<tokenizer>)")
     t.add_argument("--resume", metavar="CHECKPOINT", help="continue from a last.npz checkpoint")
@@ -201,7 +203,8 @@ def cmd_train(args) -> int:
         settings = meta.get("extra", {}).get("cli_settings") or {}
         tokenizer = ckpt.tokenizer()
         data = args.data or settings.get("data", "covid")
-        ids, chars = prepare_data(data, tokenizer, args.data_dir or settings.get("data_dir"), fit=False)
+        ids, chars = prepare_data(data, tokenizer, args.data_dir or settings.get("data_dir"), fit=False,
+                                  max_chars=args.max_chars)
         overrides = {k: getattr(args, k) for k in TRAIN_OPTIONS if getattr(args, k, None) is not None}
         trainer = Trainer.resume(args.resume, ids, out_dir=args.out, device=resolve_device(args.device),
                                  chars=chars, **overrides)
@@ -212,7 +215,7 @@ def cmd_train(args) -> int:
         device = resolve_device(settings["device"])
         tokenizer = make_tokenizer(settings["tokenizer"], **settings["tokenizer_options"])
         print(f"data: {settings['data']} | tokenizer: {settings['tokenizer']} | device: {device}")
-        ids, chars = prepare_data(settings["data"], tokenizer, settings["data_dir"])
+        ids, chars = prepare_data(settings["data"], tokenizer, settings["data_dir"], max_chars=args.max_chars)
         seed = settings["train"].get("seed", 0)
         model = LSTMLanguageModel(tokenizer.vocab_size, seed=seed, device=device, **settings["model"])
         print(f"{model}\ntrain tokens: {ids['train'].size:,} | vocabulary: {tokenizer.vocab_size:,}")

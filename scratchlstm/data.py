@@ -32,7 +32,8 @@ def make_tokenizer(kind: str, vocab_size: int | None = None, min_freq: int | Non
     raise ValueError(f"unknown tokenizer {kind!r}; choose one of {TOKENIZER_KINDS}")
 
 
-def prepare_data(source: str, tokenizer, data_dir=None, download: bool = False, fit: bool = True):
+def prepare_data(source: str, tokenizer, data_dir=None, download: bool = False, fit: bool = True,
+                 max_chars: int | None = None):
     """Load a corpus, fit the tokenizer on its training split, and encode every split.
 
     Parameters
@@ -41,6 +42,7 @@ def prepare_data(source: str, tokenizer, data_dir=None, download: bool = False, 
         file or a folder (with train/valid/test files, or split 80/10/10)
     tokenizer : any scratchlstm tokenizer
     fit : False to reuse an already fitted tokenizer (evaluation, resuming)
+    max_chars : keep only the first ``max_chars`` characters of every split (quick smoke runs)
 
     Returns
     -------
@@ -48,6 +50,8 @@ def prepare_data(source: str, tokenizer, data_dir=None, download: bool = False, 
     chars : dict split -> number of characters in the raw text (for bits per character)
     """
     splits = load_corpus(source, data_dir=data_dir, download=download)
+    if max_chars is not None:
+        splits = {name: text[:max_chars] for name, text in splits.items()}
     if fit:
         tokenizer.fit(splits["train"])
     ids = {name: tokenizer.encode_corpus(text) for name, text in splits.items() if text}
