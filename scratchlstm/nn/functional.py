@@ -511,16 +511,7 @@ def rnn_forward(x, h0, Wx, Wh, b):
     -------
     hs : (T, B, H), h_T : (B, H), cache
     """
-    xp = get_array_module(x)
-    T, B = x.shape[:2]
-    hs = xp.empty((T, B, Wh.shape[0]), dtype=x.dtype)
-    caches = []
-    h = h0
-    for t in range(T):
-        h, step_cache = rnn_step_forward(x[t], h, Wx, Wh, b)
-        hs[t] = h
-        caches.append(step_cache)
-    return hs, h, caches
+    return _scan_forward(rnn_step_forward, x, h0, Wx, Wh, b)
 
 
 def rnn_backward(dhs, cache, dh_T=None):
@@ -530,20 +521,7 @@ def rnn_backward(dhs, cache, dh_T=None):
     -------
     dx : (T, B, D), dh0 : (B, H), dWx, dWh, db
     """
-    caches = cache
-    x0, h0, Wx, Wh, _ = caches[0]
-    xp = get_array_module(x0)
-    T = len(caches)
-    dx = xp.empty((T,) + x0.shape, dtype=x0.dtype)
-    dWx, dWh, db = xp.zeros_like(Wx), xp.zeros_like(Wh), xp.zeros(Wh.shape[0], dtype=x0.dtype)
-    dh_next = xp.zeros_like(h0) if dh_T is None else dh_T
-    for t in range(T - 1, -1, -1):
-        dh = dh_next if dhs is None else dhs[t] + dh_next
-        dx[t], dh_next, dWx_t, dWh_t, db_t = rnn_step_backward(dh, caches[t])
-        dWx += dWx_t
-        dWh += dWh_t
-        db += db_t
-    return dx, dh_next, dWx, dWh, db
+    return _scan_backward(rnn_step_backward, dhs, cache, dh_T)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -608,16 +586,7 @@ def gru_forward(x, h0, Wx, Wh, bx, bh):
     -------
     hs : (T, B, H), h_T : (B, H), cache
     """
-    xp = get_array_module(x)
-    T, B = x.shape[:2]
-    hs = xp.empty((T, B, Wh.shape[0]), dtype=x.dtype)
-    caches = []
-    h = h0
-    for t in range(T):
-        h, step_cache = gru_step_forward(x[t], h, Wx, Wh, bx, bh)
-        hs[t] = h
-        caches.append(step_cache)
-    return hs, h, caches
+    return _scan_forward(gru_step_forward, x, h0, Wx, Wh, bx, bh)
 
 
 def gru_backward(dhs, cache, dh_T=None):
@@ -627,17 +596,47 @@ def gru_backward(dhs, cache, dh_T=None):
     -------
     dx : (T, B, D), dh0 : (B, H), dWx, dWh, dbx, dbh
     """
-    caches = cache
-    x0, h0, Wx, Wh = caches[0][:4]
+    return _scan_backward(gru_step_backward, dhs, cache, dh_T)
+
+
+# ----------------------------------------------------------------------------------------------
+# Through time for cells with one state vector (RNN, GRU): loops over the step functions
+# ----------------------------------------------------------------------------------------------
+def _scan_forward(step_forward, x, h0, *params):
+    """Run ``h_t, cache_t = step_forward(x_t, h_{t-1}, *params)`` for t = 1..T.
+
+    Returns hs (T, B, H), h_T (B, H) and the list of step caches.
+    """
+    xp = get_array_module(x)
+    hs = xp.empty((x.shape[0],) + h0.shape, dtype=x.dtype)
+    caches = []
+    h = h0
+    for t in range(x.shape[0]):
+        h, step_cache = step_forward(x[t], h, *params)
+        hs[t] = h
+        caches.append(step_cache)
+    return hs, h, caches
+
+
+def _scan_backward(step_backward, dhs, caches, dh_T=None):
+    """Backpropagation through time over the step caches of :func:`_scan_forward`.
+
+    At step t the hidden state receives the gradient from above (``dhs[t]``) plus the one flowing
+    back from step t + 1; parameter gradients are summed over all steps.
+
+    Returns dx (T, B, D), dh0 (B, H) and one summed gradient per parameter.
+    """
+    x0, h0 = caches[0][:2]
     xp = get_array_module(x0)
-    T = len(caches)
-    dx = xp.empty((T,) + x0.shape, dtype=x0.dtype)
-    grads = [xp.zeros_like(Wx), xp.zeros_like(Wh), xp.zeros(Wx.shape[1], dtype=x0.dtype),
-             xp.zeros(Wx.shape[1], dtype=x0.dtype)]
+    dx = xp.empty((len(caches),) + x0.shape, dtype=x0.dtype)
+    totals = None
     dh_next = xp.zeros_like(h0) if dh_T is None else dh_T
-    for t in range(T - 1, -1, -1):
+    for t in range(len(caches) - 1, -1, -1):
         dh = dh_next if dhs is None else dhs[t] + dh_next
-        dx[t], dh_next, *step_grads = gru_step_backward(dh, caches[t])
-        for total, g in zip(grads, step_grads):
-            total += g
-    return (dx, dh_next, *grads)
+        dx[t], dh_next, *grads = step_backward(dh, caches[t])
+        if totals is None:
+            totals = [g.copy() for g in grads]
+        else:
+            for total, g in zip(totals, grads):
+                total += g
+    return (dx, dh_next, *totals)
