@@ -37,3 +37,16 @@ def test_train_covid_says_when_it_falls_back_to_the_cpu(tmp_path):
     r = run_example("examples/train_covid.py", "--quick", "--epochs", "1", "--out", str(tmp_path / "x"))
     assert r.returncode == 0, r.stderr
     assert "No usable GPU" in r.stdout
+
+
+def test_train_shakespeare_char_quick(tmp_path):
+    """The character-level classic runs end to end on Tiny Shakespeare (skipped without the data)."""
+    import pytest
+
+    data = REPO.parent / "shared" / "data"
+    if not (data / "tinyshakespeare" / "input.txt").exists():
+        pytest.skip(f"Tiny Shakespeare is not available under {data}")
+    r = run_example("examples/train_shakespeare_char.py", "--quick", "--data-dir", str(data),
+                    "--out", str(tmp_path / "shq"), "--device", "cpu")
+    assert r.returncode == 0, r.stderr
+    assert "nats/char" in r.stdout and (tmp_path / "shq" / "best.npz").exists()
