@@ -72,37 +72,21 @@ def main(argv=None):
         windows = [(to_device(stream[k * T:(k + 1) * T], device),
                     to_device(stream[k * T + 1:(k + 1) * T + 1], device)) for k in range(args.steps + 1)]
 
-        def ours_train():
-            state = None
-            model.train()
-            for k in range(args.steps + 1):
-                if k == 1:
-                    synchronize(device)
-                    t0 = time.perf_counter()
-                x, y = windows[k]
-                logits, state = model(x, state)
-                loss, dlogits = softmax_cross_entropy(logits, y)
-                model.zero_grad()
-                model.backward(dlogits)
-                clip_grad_norm(model.parameters(), 0.25)
-                opt.step()
-            synchronize(device)
-            return args.steps * T * B / (time.perf_counter() - t0)
+        def ours_train(x, y, state):
+            logits, state = model(x, state)
+            loss, dlogits = softmax_cross_entropy(logits, y)
+            model.zero_grad()
+            model.backward(dlogits)
+            clip_grad_norm(model.parameters(), 0.25)
+            opt.step()
+            return state
 
-        def ours_infer():
-            state = None
-            model.eval()
-            for k in range(args.steps + 1):
-                if k == 1:
-                    synchronize(device)
-                    t0 = time.perf_counter()
-                logits, state = model(windows[k][0], state)
-                softmax_cross_entropy(logits, windows[k][1])
-            synchronize(device)
-            return args.steps * T * B / (time.perf_counter() - t0)
+        def ours_infer(x, y, state):
+            logits, state = model(x, state)
+            softmax_cross_entropy(logits, y)
+            return state
 
         # ---- PyTorch -----------------------------------------------------------------------
-        torch_train = torch_infer = None
         if torch is not None:
             tdev = "cuda" if device == "cuda" else "cpu"
             emb = torch.nn.Embedding(V, E).to(tdev)
@@ -117,44 +101,44 @@ def main(argv=None):
                 if tdev == "cuda":
                     torch.cuda.synchronize()
 
-            def torch_train():
-                state = None
-                for k in range(args.steps + 1):
-                    if k == 1:
-                        tsync()
-                        t0 = time.perf_counter()
-                    x, y = twin[k]
-                    out, state = lstm(emb(x), state)
-                    state = tuple(s.detach() for s in state)
-                    loss = torch.nn.functional.cross_entropy(dec(out).reshape(-1, V), y.reshape(-1))
-                    topt.zero_grad()
-                    loss.backward()
-                    torch.nn.utils.clip_grad_norm_(tparams, 0.25)
-                    topt.step()
-                tsync()
-                return args.steps * T * B / (time.perf_counter() - t0)
+            def torch_train(x, y, state):
+                out, state = lstm(emb(x), state)
+                loss = torch.nn.functional.cross_entropy(dec(out).reshape(-1, V), y.reshape(-1))
+                topt.zero_grad()
+                loss.backward()
+                torch.nn.utils.clip_grad_norm_(tparams, 0.25)
+                topt.step()
+                return tuple(s.detach() for s in state)
 
-            def torch_infer():
-                state = None
+            def torch_infer(x, y, state):
                 with torch.no_grad():
-                    for k in range(args.steps + 1):
-                        if k == 1:
-                            tsync()
-                            t0 = time.perf_counter()
-                        x, y = twin[k]
-                        out, state = lstm(emb(x), state)
-                        torch.nn.functional.cross_entropy(dec(out).reshape(-1, V), y.reshape(-1))
-                tsync()
-                return args.steps * T * B / (time.perf_counter() - t0)
+                    out, state = lstm(emb(x), state)
+                    torch.nn.functional.cross_entropy(dec(out).reshape(-1, V), y.reshape(-1))
+                return state
 
         results = {"ours_train": [], "ours_infer": [], "torch_train": [], "torch_infer": []}
+
+        def tokens_per_second(step, windows, sync):
+            """Run ``step`` over all windows carrying the state; time all but the first (warm-up)."""
+            state = None
+            for k, (x, y) in enumerate(windows):
+                if k == 1:
+                    sync()
+                    t0 = time.perf_counter()
+                state = step(x, y, state)
+            sync()
+            return args.steps * T * B / (time.perf_counter() - t0)
+
+        ours_sync = lambda: synchronize(device)  # noqa: E731
         for _ in range(args.rounds):
-            results["ours_train"].append(ours_train())
-            if torch_train:
-                results["torch_train"].append(torch_train())
-            results["ours_infer"].append(ours_infer())
-            if torch_infer:
-                results["torch_infer"].append(torch_infer())
+            model.train()
+            results["ours_train"].append(tokens_per_second(ours_train, windows, ours_sync))
+            if torch is not None:
+                results["torch_train"].append(tokens_per_second(torch_train, twin, tsync))
+            model.eval()
+            results["ours_infer"].append(tokens_per_second(ours_infer, windows, ours_sync))
+            if torch is not None:
+                results["torch_infer"].append(tokens_per_second(torch_infer, twin, tsync))
         med = {k: statistics.median(v) if v else float("nan") for k, v in results.items()}
         rows.append((name, med))
         print(f"{name}: ours train {med['ours_train']:,.0f} tok/s, torch train {med['torch_train']:,.0f} "

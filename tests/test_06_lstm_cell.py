@@ -119,8 +119,6 @@ def test_lstm_through_time_gradients_including_final_state(rng):
     both rely on the final-state path.
     """
     x, h0, c0, Wx, Wh, b = make_lstm_inputs(rng)
-    H = h0.shape[1]
-    w = rng.standard_normal((2, h0.shape[0], H))
 
     def forward(x, h0, c0, Wx, Wh, b):
         hs, (h_T, c_T), cache = F.lstm_forward(x, h0, c0, Wx, Wh, b)
@@ -134,7 +132,6 @@ def test_lstm_through_time_gradients_including_final_state(rng):
     result = check_function(forward, backward, [x, h0, c0, Wx, Wh, b],
                             names=["x", "h0", "c0", "Wx", "Wh", "b"])
     assert result.worst < TOL, str(result)
-    del w
 
 
 @pytest.mark.parametrize("dtype", [numpy.float32, numpy.float64])
