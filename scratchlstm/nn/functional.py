@@ -47,16 +47,6 @@ def sigmoid(x):
     return 0.5 * xp.tanh(0.5 * x) + 0.5
 
 
-def _sigmoid_(x):
-    """In-place sigmoid of ``x`` (an array view); returns ``x``."""
-    xp = get_array_module(x)
-    x *= 0.5
-    xp.tanh(x, out=x)
-    x *= 0.5
-    x += 0.5
-    return x
-
-
 def softmax(logits, axis=-1):
     """Softmax along ``axis``, shifted by the maximum so ``exp`` never overflows."""
     xp = get_array_module(logits)
@@ -339,6 +329,16 @@ def _check_lstm_shapes(x, h0, c0, Wx, Wh, b):
     _check_same_dtype("lstm_forward", (x, h0, c0, Wx, Wh, b))
 
 
+def _gate_scale_shift(H, dtype, xp):
+    """Per-column constants of the fused gate matrix: 0.5 for the sigmoid gates i, f, o and 1 for
+    the tanh gate g (``scale``); 0.5 and 0 (``shift``). Shape (4H,) each."""
+    scale = xp.full(4 * H, 0.5, dtype=dtype)
+    scale[2 * H:3 * H] = 1.0
+    shift = xp.full(4 * H, 0.5, dtype=dtype)
+    shift[2 * H:3 * H] = 0.0
+    return scale, shift
+
+
 def lstm_forward(x, h0, c0, Wx, Wh, b):
     """Run an LSTM layer over a whole sequence.
 
@@ -364,10 +364,15 @@ def lstm_forward(x, h0, c0, Wx, Wh, b):
     xp = get_array_module(x)
     T, B, D = x.shape
     H = Wh.shape[0]
+    # sigma(a) = 0.5 tanh(a / 2) + 0.5. Halving the i, f and o columns of the weights and bias once
+    # (exact in floating point: a power of two) lets one tanh over all four gates do the work of
+    # three sigmoids and a tanh; "scale" and "shift" then turn the i, f, o columns into sigmoids.
+    scale, shift = _gate_scale_shift(H, x.dtype, xp)
+    Wh_scaled = Wh * scale
     # gates[t] starts as x_t Wx + b for every t (one GEMM), then receives h_{t-1} Wh in the loop
     # and is overwritten by the gate activations: it becomes the cache of i, f, g, o.
-    gates = (x.reshape(T * B, D) @ Wx).reshape(T, B, 4 * H)
-    gates += b
+    gates = (x.reshape(T * B, D) @ (Wx * scale)).reshape(T, B, 4 * H)
+    gates += b * scale
     cs = xp.empty((T, B, H), dtype=x.dtype)        # cell states c_1..c_T
     tanh_cs = xp.empty((T, B, H), dtype=x.dtype)   # tanh(c_t), reused by the backward pass
     hs = xp.empty((T, B, H), dtype=x.dtype)
@@ -376,12 +381,11 @@ def lstm_forward(x, h0, c0, Wx, Wh, b):
     h, c = h0, c0
     for t in range(T):
         a = gates[t]
-        xp.matmul(h, Wh, out=recurrent)
+        xp.matmul(h, Wh_scaled, out=recurrent)
         a += recurrent
-        # i and f are adjacent (columns 0:2H), o is columns 3H:4H, g is 2H:3H.
-        _sigmoid_(a[:, :2 * H])
-        _sigmoid_(a[:, 3 * H:])
-        xp.tanh(a[:, 2 * H:3 * H], out=a[:, 2 * H:3 * H])
+        xp.tanh(a, out=a)          # whole rows at once: contiguous memory, one call
+        a *= scale                 # i, f, o: 0.5 tanh(a/2) + 0.5 = sigma(a); g: tanh(a)
+        a += shift
         i, f, g, o = a[:, :H], a[:, H:2 * H], a[:, 2 * H:3 * H], a[:, 3 * H:]
         c_new = cs[t]
         xp.multiply(f, c, out=c_new)
@@ -421,7 +425,14 @@ def lstm_backward(dhs, cache, dh_T=None, dc_T=None):
     dh = xp.empty((B, H), dtype=x.dtype)
     dc = xp.empty((B, H), dtype=x.dtype)
     tmp = xp.empty((B, H), dtype=x.dtype)
-    tmp2 = xp.empty((B, 2 * H), dtype=x.dtype)
+    slope = xp.empty((B, 4 * H), dtype=x.dtype)
+    slope_b = xp.empty((B, 4 * H), dtype=x.dtype)
+    # The slopes of the gate nonlinearities, written in terms of their outputs s:
+    # sigma' = s (1 - s) for i, f, o and tanh' = 1 - g^2 = (1 - g)(1 + g) for g, that is
+    # (1 - s)(s + beta) with beta = 0 on the sigmoid columns and 1 on the g columns: one formula
+    # over whole contiguous rows instead of three over strided column blocks.
+    _, shift = _gate_scale_shift(H, x.dtype, xp)
+    beta = 1.0 - 2.0 * shift
     WhT = xp.ascontiguousarray(Wh.T)   # a contiguous copy makes the per-step GEMM ~25% faster
     for t in range(T - 1, -1, -1):
         a = gates[t]
@@ -446,17 +457,11 @@ def lstm_backward(dhs, cache, dh_T=None, dc_T=None):
         xp.multiply(dc, g, out=di)
         xp.multiply(dc, i, out=dg)
         xp.multiply(dc, f, out=dc_next)                      # flows to c_{t-1}
-        # through the nonlinearities: sigma' = s(1 - s) for i, f, o; tanh' = 1 - g^2 for g
-        sig_if = a[:, :2 * H]                                # i and f are adjacent columns
-        xp.subtract(1.0, sig_if, out=tmp2)
-        tmp2 *= sig_if
-        da[:, :2 * H] *= tmp2
-        xp.subtract(1.0, o, out=tmp)
-        tmp *= o
-        do *= tmp
-        xp.multiply(g, g, out=tmp)
-        xp.subtract(1.0, tmp, out=tmp)
-        dg *= tmp
+        # through the nonlinearities: from dL/d(gate output) to dL/d(pre-activation a_t)
+        xp.subtract(1.0, a, out=slope)
+        xp.add(a, beta, out=slope_b)
+        slope *= slope_b
+        da *= slope
         # a_t = x_t Wx + h_{t-1} Wh + b  ->  the part that flows back in time
         xp.matmul(da, WhT, out=dh_next)
     # Weight gradients: one GEMM each over all T*B rows instead of T small ones.
