@@ -72,7 +72,9 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--tokenizer", choices=["char", "word", "bpe"], help="unit of text (default word)")
     t.add_argument("--vocab-size", type=_positive_int, help="BPE vocabulary size (default 2000)")
     t.add_argument("--min-freq", type=int, help="word tokenizer: rarer words become <unk> (default 3)")
-    t.add_argument("--word-mode", choices=["basic_english", "cased"], help="word tokenizer mode")
+    t.add_argument("--word-mode", choices=["basic_english", "cased", "whitespace"],
+                   help="word tokenizer mode (whitespace: split on spaces only, for corpora that are "
+                        "already tokenised, such as WikiText-2 and PTB)")
     g = t.add_argument_group("model")
     g.add_argument("--embed-dim", type=_positive_int, help="embedding size (default 200)")
     g.add_argument("--hidden-dim", type=_positive_int, help="LSTM units per layer (default 200)")

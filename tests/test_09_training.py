@@ -193,6 +193,22 @@ def test_cli_end_to_end(tmp_path):
     assert r.returncode == 0 and r.stdout.startswith("the ")
 
 
+def test_cli_word_mode_whitespace_keeps_tokens_as_written(tmp_path):
+    """`--word-mode whitespace` splits on spaces only (WikiText-2 and PTB come pre-tokenised), so
+    "Mat." and "mat" stay two different words, where basic_english would lower-case and split off
+    the full stop."""
+    corpus = tmp_path / "corpus.txt"
+    corpus.write_text("The cat sat on the Mat. the dog sat on the mat\n" * 30)
+    out = tmp_path / "run"
+    r = run_cli("train", "--data", str(corpus), "--tokenizer", "word", "--word-mode", "whitespace",
+                "--min-freq", "1", "--embed-dim", "8", "--hidden-dim", "8", "--layers", "1",
+                "--epochs", "1", "--batch-size", "2", "--bptt", "5", "--out", str(out))
+    assert r.returncode == 0, r.stderr
+    _, tok = load_model(out / "best.npz")
+    assert tok.decode(tok.encode("The Mat. mat")) == "The Mat. mat"
+    assert len(set(tok.encode("Mat. mat"))) == 2
+
+
 def test_cli_bad_arguments(tmp_path):
     """Bad input exits with code 2 and a one-line explanation, never a traceback."""
     r = run_cli("train", "--data", str(tmp_path / "nowhere"), "--tokenizer", "char")
