@@ -11,7 +11,6 @@ BLAS thread unless OPENBLAS_NUM_THREADS / OMP_NUM_THREADS say otherwise.
 from __future__ import annotations
 
 import os
-import sys
 import time
 from pathlib import Path
 
@@ -42,7 +41,11 @@ def execute(path, timeout: int = 600, write: bool = True):
 
 
 def main(argv=None):
-    paths = [Path(p) for p in (argv or sys.argv[1:])] or sorted(LESSONS.glob("[0-9][0-9]_*.ipynb"))
+    import argparse
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("notebooks", nargs="*", help="notebooks to run (default: every lesson)")
+    args = parser.parse_args(argv)
+    paths = [Path(p) for p in args.notebooks] or sorted(LESSONS.glob("[0-9][0-9]_*.ipynb"))
     for path in paths:
         _, seconds = execute(path)
         print(f"{path.name}: {seconds:.1f} s")
