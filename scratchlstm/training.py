@@ -56,6 +56,8 @@ class TrainConfig:
     schedule : "plateau" (lr *= plateau_factor when validation stalls for more than
         plateau_patience epochs), "epoch_decay" (lr *= decay_factor after every epoch from
         decay_start, Zaremba et al.), "cosine" (warm-up then cosine to min_lr) or "none"
+    warmup_steps : int, cosine: linear warm-up steps (cut to the length of the run when the run
+        is shorter, e.g. a smoke test on a slice of the corpus)
     patience : int or None, early stopping after this many epochs without validation improvement
     max_steps_per_epoch : int or None, cap on windows per epoch (smoke tests, quick demos)
     progress : bool or None, show a progress bar (None: only on a terminal)
@@ -229,8 +231,9 @@ class Trainer:
         if c.schedule == "epoch_decay":
             return EpochDecay(self.optimizer, start_epoch=c.decay_start, factor=c.decay_factor)
         if c.schedule == "cosine":
-            return WarmupCosine(self.optimizer, total_steps=c.epochs * self.steps_per_epoch(),
-                                warmup_steps=c.warmup_steps, min_lr=c.min_lr)
+            total_steps = c.epochs * self.steps_per_epoch()
+            return WarmupCosine(self.optimizer, total_steps=total_steps,
+                                warmup_steps=min(c.warmup_steps, total_steps), min_lr=c.min_lr)
         return None
 
     def _windows(self, epoch: int):

@@ -57,6 +57,27 @@ def test_training_overfits_a_tiny_corpus(tmp_path):
     assert saved["result"]["best_epoch"] == trainer.best_epoch
 
 
+def test_cosine_warmup_longer_than_the_run_is_cut_to_the_run(tmp_path):
+    """A recipe's 100 warm-up steps on a 2-epoch run of a few windows (a smoke test on a slice of
+    the corpus): the warm-up is cut to the run's length, so the learning rate rises linearly to
+    its peak on the very last step instead of the run being refused."""
+    model, tok, data = tiny_setup()
+    config = TrainConfig(epochs=2, batch_size=4, eval_batch_size=2, bptt=20, lr=0.01, schedule="cosine",
+                         warmup_steps=100, max_steps_per_epoch=3, progress=False)
+    trainer = Trainer(model, data, config, tokenizer=tok, out_dir=tmp_path, log=None)
+    lrs = []
+    original_step = trainer.optimizer.step
+
+    def recording_step():
+        lrs.append(trainer.optimizer.lr)
+        original_step()
+
+    trainer.optimizer.step = recording_step
+    trainer.fit()
+    assert len(lrs) == 6
+    assert numpy.allclose(lrs, [0.01 * k / 6 for k in range(1, 7)])
+
+
 class InterruptingTrainer(Trainer):
     """Presses Ctrl-C (a real SIGINT) after a given global step."""
 
