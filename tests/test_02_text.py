@@ -23,24 +23,12 @@ from scratchlstm.text import (CORPORA, BPETokenizer, CharTokenizer, CorpusSpec, 
                               split_text, tokenizer_from_dict, validate_ids)
 
 REPO = Path(__file__).resolve().parents[1]
-SHARED_DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
 
 SAMPLE = """The quick brown fox jumps over the lazy dog. The dog didn't care!
 It's 3.5 times faster, isn't it? Well-known facts: 1,000 foxes (roughly) agree.
 
 A second paragraph: newer, lower, lowest, newest, widest. Émile's café serves crêpes.
 """
-
-
-def corpus_dir(folder: str) -> Path:
-    """The folder of a shared corpus, or skip the test (with the reason) when it is absent."""
-    env = os.environ.get("SCRATCHLSTM_DATA")
-    candidates = [Path(env)] if env else []
-    candidates.append(SHARED_DATA)
-    for root in candidates:
-        if (root / folder).is_dir():
-            return root
-    pytest.skip(f"corpus folder {folder!r} not found under $SCRATCHLSTM_DATA or {SHARED_DATA}")
 
 
 def fitted(kind: str) -> Tokenizer:
@@ -690,7 +678,7 @@ def test_a_path_instead_of_a_name_goes_through_load_splits(tmp_path):
     assert [s.count("\n") for s in splits.values()] == [16, 2, 2]
 
 
-def test_named_corpora_files_match_their_checksums():
+def test_named_corpora_files_match_their_checksums(corpus_dir):
     """Are the shared copies the files the specs describe? Every sha256 must match."""
     root = corpus_dir("wikitext-2")
     for spec in CORPORA.values():
@@ -700,7 +688,7 @@ def test_named_corpora_files_match_their_checksums():
                 assert sha256_of(path) == digest, path
 
 
-def test_wikitext2_word_level_reproduces_the_published_counts():
+def test_wikitext2_word_level_reproduces_the_published_counts(corpus_dir):
     """With the conventions in CORPORA['wikitext2'] (whitespace split, <eos> per line), do we get
     the numbers every WikiText-2 paper uses?
 
@@ -715,7 +703,7 @@ def test_wikitext2_word_level_reproduces_the_published_counts():
     assert len(tok.encode_corpus(splits["valid"])) == 217_646
 
 
-def test_ptb_word_level_reproduces_the_published_counts():
+def test_ptb_word_level_reproduces_the_published_counts(corpus_dir):
     """PTB with one <eos> per line: a 10,000-word vocabulary and 929,589 training tokens."""
     splits = load_corpus("ptb", data_dir=corpus_dir("ptb"))
     tok = CORPORA["ptb"].make_tokenizer().fit(splits["train"])
@@ -723,7 +711,7 @@ def test_ptb_word_level_reproduces_the_published_counts():
     assert len(tok.encode_corpus(splits["train"])) == 929_589
 
 
-def test_tinyshakespeare_is_split_90_10_by_characters():
+def test_tinyshakespeare_is_split_90_10_by_characters(corpus_dir):
     """Tiny Shakespeare has 1,115,394 characters: train is the first int(0.9 n) = 1,003,854,
     valid the remaining 111,540, and test is the same text as valid. 65 distinct characters,
     so the char vocabulary has 66 ids with <unk>."""
@@ -734,7 +722,7 @@ def test_tinyshakespeare_is_split_90_10_by_characters():
     assert tok.kind == "char" and tok.vocab_size == 66
 
 
-def test_covid_corpus_loads():
+def test_covid_corpus_loads(corpus_dir):
     """The COVID corpus (shipped in examples/data/covid, or in the data folder): three non-empty
     splits of documents, train the largest."""
     shipped = CORPORA["covid"].local

@@ -39,13 +39,9 @@ def test_train_covid_says_when_it_falls_back_to_the_cpu(tmp_path):
     assert "No usable GPU" in r.stdout
 
 
-def test_train_shakespeare_char_quick(tmp_path):
+def test_train_shakespeare_char_quick(tmp_path, corpus_dir):
     """The character-level classic runs end to end on Tiny Shakespeare (skipped without the data)."""
-    import pytest
-
-    data = REPO.parent / "shared" / "data"
-    if not (data / "tinyshakespeare" / "input.txt").exists():
-        pytest.skip(f"Tiny Shakespeare is not available under {data}")
+    data = corpus_dir("tinyshakespeare")
     r = run_example("examples/train_shakespeare_char.py", "--quick", "--data-dir", str(data),
                     "--out", str(tmp_path / "shq"), "--device", "cpu")
     assert r.returncode == 0, r.stderr

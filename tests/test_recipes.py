@@ -9,8 +9,9 @@ from pathlib import Path
 
 import pytest
 
+from scratchlstm.text.corpus import CORPORA
+
 REPO = Path(__file__).resolve().parents[1]
-SHARED = REPO.parent / "shared" / "data"
 CONFIGS = sorted((REPO / "benchmarks" / "configs").glob("*.py"))
 CPU_CONFIGS = [c for c in CONFIGS if runpy.run_path(str(c)).get("device") != "cuda"]
 
@@ -25,14 +26,12 @@ def test_there_is_a_recipe_per_experiment():
 
 
 @pytest.mark.parametrize("config", CPU_CONFIGS, ids=[c.stem for c in CPU_CONFIGS])
-def test_recipe_smoke_run(config, tmp_path):
+def test_recipe_smoke_run(config, tmp_path, corpus_dir):
     """One epoch of at most 3 steps on the first 30,000 characters of each split."""
     data = runpy.run_path(str(config))["data"]
     env = dict(os.environ, PYTHONPATH=str(REPO), SCRATCHLSTM_DEVICE="cpu")
     if data != "covid":
-        if not SHARED.is_dir():
-            pytest.skip(f"the {data} corpus is not available (no {SHARED})")
-        env["SCRATCHLSTM_DATA"] = str(SHARED)
+        env["SCRATCHLSTM_DATA"] = str(corpus_dir(CORPORA[data].folder))
     r = subprocess.run([sys.executable, "-m", "scratchlstm", "train", "--config", str(config), "--epochs", "1",
                         "--max-steps-per-epoch", "3", "--max-chars", "30000", "--out", str(tmp_path / "run"),
                         "--samples", "0"], capture_output=True, text=True, env=env, timeout=300)
