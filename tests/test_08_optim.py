@@ -56,6 +56,41 @@ def test_adam_matches_the_textbook_formula():
     assert numpy.allclose(p.data, theta, rtol=1e-6)
 
 
+def test_adam_in_cache_sized_pieces_equals_adam_on_whole_arrays():
+    """On the CPU, Adam updates big parameters in pieces of CPU_PIECE_SIZE elements (so that its
+    dozen passes stay in the cache). Does cutting change the result? A (300, 500) matrix, 2.3
+    pieces, non-contiguous (so never cut) versus contiguous, with the L2 penalty (Adam) and with
+    decoupled decay (AdamW): after three steps both are identical, and equal the textbook update."""
+    from scratchlstm.optim import CPU_PIECE_SIZE
+    rng = numpy.random.default_rng(1)
+    shape = (300, 500)
+    assert CPU_PIECE_SIZE < 300 * 500 < 3 * CPU_PIECE_SIZE
+    start = rng.standard_normal(shape)
+    grads = rng.standard_normal((3, *shape))
+    for make, decoupled in ((lambda ps: Adam(ps, lr=0.1, weight_decay=0.2), False),
+                            (lambda ps: AdamW(ps, lr=0.1, weight_decay=0.2), True)):
+        cut = Parameter(start.copy())
+        whole = Parameter(numpy.asfortranarray(start.copy()))   # not C-contiguous: one piece
+        assert not whole.data.flags.c_contiguous
+        opt_cut, opt_whole = make([cut]), make([whole])
+        theta, m, v = start.copy(), numpy.zeros(shape), numpy.zeros(shape)
+        for t, g in enumerate(grads, start=1):
+            cut.grad[...] = g
+            whole.grad[...] = g
+            opt_cut.step()
+            opt_whole.step()
+            if decoupled:
+                theta = theta * (1 - 0.1 * 0.2)
+            else:
+                g = g + 0.2 * theta
+            m = 0.9 * m + 0.1 * g
+            v = 0.999 * v + 0.001 * g * g
+            theta = theta - 0.1 * (m / (1 - 0.9 ** t)) / (numpy.sqrt(v / (1 - 0.999 ** t)) + 1e-8)
+        assert numpy.array_equal(cut.data, whole.data)
+        assert numpy.allclose(cut.data, theta, rtol=1e-9, atol=1e-12)
+        assert numpy.array_equal(cut.grad, grads[-1])     # the L2 penalty did not touch p.grad
+
+
 def test_adamw_decays_weights_even_without_gradient():
     """AdamW's decay is decoupled: with g = 0, p shrinks by exactly (1 - lr * wd) per step."""
     p = quadratic_param([2.0], [0.0])
