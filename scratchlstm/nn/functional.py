@@ -237,9 +237,9 @@ def softmax_cross_entropy(logits, targets):
     xp.exp(probs, out=probs)
     sums = probs.sum(axis=1)
     loss = (xp.log(sums) - picked).mean()
-    probs /= sums[:, None]
-    probs[rows, t] -= 1.0
-    probs /= n
+    # dlogits = (softmax - onehot) / n; the division by the row sums and by n in one pass
+    probs *= (1.0 / (n * sums))[:, None]
+    probs[rows, t] -= 1.0 / n
     return loss, probs.reshape(logits.shape)
 
 
