@@ -112,6 +112,45 @@ def test_fast_lstm_backward_equals_the_step_loop(rng):
         assert relative_error(got, want) < 1e-12
 
 
+def test_a_workspace_reuses_memory_and_changes_no_number(rng):
+    """A layer passes a ``workspace`` dict so that window after window reuses the same big
+    arrays (fresh memory costs page faults). Two questions: are the results those of fresh
+    arrays, and is the memory really reused? Two windows of different data through one
+    workspace give exactly the numbers of calls without one, and the second window's cache holds
+    the very array objects of the first."""
+    workspace = {}
+    caches = []
+    for window in range(2):
+        x, h0, c0, Wx, Wh, b = make_lstm_inputs(rng, T=5)
+        dhs = rng.standard_normal((5, 3, 6))
+        dh_T, dc_T = rng.standard_normal((2, 3, 6))
+        hs, final, cache = F.lstm_forward(x, h0, c0, Wx, Wh, b, workspace=workspace)
+        grads = F.lstm_backward(dhs, cache, dh_T, dc_T, workspace=workspace)
+        hs_ref, final_ref, cache_ref = F.lstm_forward(x, h0, c0, Wx, Wh, b)
+        grads_ref = F.lstm_backward(dhs, cache_ref, dh_T, dc_T)
+        assert numpy.array_equal(hs, hs_ref)
+        assert all(numpy.array_equal(a, r) for a, r in zip(final, final_ref))
+        assert all(numpy.array_equal(a, r) for a, r in zip(grads, grads_ref))
+        caches.append(cache)
+    gates_index = 5
+    assert caches[0][gates_index] is caches[1][gates_index] is workspace["gates"]
+    assert set(workspace) == {"gates", "cs", "tanh_cs", "dgates"}
+
+
+def test_lstm_backward_of_a_single_step(rng):
+    """With T = 1 the only h_{t-1} is h0 (hs[:-1] is empty): the gradients are still exact."""
+    x, h0, c0, Wx, Wh, b = make_lstm_inputs(rng, T=1)
+
+    def forward(x, h0, c0, Wx, Wh, b):
+        hs, _, cache = F.lstm_forward(x, h0, c0, Wx, Wh, b)
+        return hs, cache
+
+    def backward(dhs, cache):
+        return F.lstm_backward(dhs, cache)
+
+    assert check_function(forward, backward, [x, h0, c0, Wx, Wh, b]).worst < TOL
+
+
 def test_lstm_through_time_gradients_including_final_state(rng):
     """Gradients flow from hs *and* from the final state (h_T, c_T) back to every input.
 

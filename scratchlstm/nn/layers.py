@@ -169,10 +169,12 @@ class LSTMLayer(Module):
         b[H:2 * H] = forget_bias
         self.b = Parameter(b)
         self._cache = None
+        self._workspace = {}       # big work arrays reused from window to window
 
     def forward(self, x, h0, c0):
         """x : (T, B, D), h0, c0 : (B, H) -> hs (T, B, H), (h_T, c_T)"""
-        hs, final, self._cache = F.lstm_forward(x, h0, c0, self.Wx.data, self.Wh.data, self.b.data)
+        hs, final, self._cache = F.lstm_forward(x, h0, c0, self.Wx.data, self.Wh.data, self.b.data,
+                                                workspace=self._workspace)
         return hs, final
 
     __call__ = forward
@@ -194,7 +196,8 @@ class LSTMLayer(Module):
     def backward(self, dhs, dh_T=None, dc_T=None):
         """-> dx (T, B, D), dh0 (B, H), dc0 (B, H); accumulates into Wx, Wh, b."""
         _require_cache(self, self._cache)
-        dx, dh0, dc0, dWx, dWh, db = F.lstm_backward(dhs, self._cache, dh_T, dc_T)
+        dx, dh0, dc0, dWx, dWh, db = F.lstm_backward(dhs, self._cache, dh_T, dc_T,
+                                                     workspace=self._workspace)
         self._cache = None
         self.Wx.accumulate(dWx)
         self.Wh.accumulate(dWh)
