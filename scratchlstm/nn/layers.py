@@ -185,7 +185,8 @@ class LSTMLayer(Module):
         Returns
         -------
         dict of arrays, each (T, B, H): gates ``"i"``, ``"f"``, ``"g"``, ``"o"``, cell state ``"c"``
-        and hidden state ``"h"`` (views into the cache: copy them before the next forward)
+        and hidden state ``"h"`` (views into the cache, whose memory the next forward reuses:
+        copy them to keep them)
         """
         _require_cache(self, self._cache)
         gates, cs, hs = self._cache[5], self._cache[6], self._cache[8]
