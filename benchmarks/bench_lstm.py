@@ -142,8 +142,8 @@ def main(argv=None):
                 results["torch_infer"].append(tokens_per_second(torch_infer, twin, tsync))
         med = {k: statistics.median(v) if v else float("nan") for k, v in results.items()}
         for mode in ("train", "infer"):    # ratio within each round, then the median over rounds
-            pairs = zip(results[f"ours_{mode}"], results[f"torch_{mode}"])
-            med[f"ratio_{mode}"] = statistics.median([o / t for o, t in pairs]) if torch is not None else float("nan")
+            ratios = [o / t for o, t in zip(results[f"ours_{mode}"], results[f"torch_{mode}"])]
+            med[f"ratio_{mode}"] = statistics.median(ratios) if ratios else float("nan")
         rows.append((name, med))
         print(f"{name}: ours train {med['ours_train']:,.0f} tok/s, torch train {med['torch_train']:,.0f} "
               f"tok/s, ratio {med['ratio_train']:.2f}; inference ratio {med['ratio_infer']:.2f}",

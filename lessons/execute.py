@@ -10,6 +10,7 @@ BLAS thread unless OPENBLAS_NUM_THREADS / OMP_NUM_THREADS say otherwise.
 """
 from __future__ import annotations
 
+import argparse
 import os
 import time
 from pathlib import Path
@@ -41,8 +42,8 @@ def execute(path, timeout: int = 600, write: bool = True):
 
 
 def main(argv=None):
-    import argparse
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("notebooks", nargs="*", help="notebooks to run (default: every lesson)")
     args = parser.parse_args(argv)
     paths = [Path(p) for p in args.notebooks] or sorted(LESSONS.glob("[0-9][0-9]_*.ipynb"))

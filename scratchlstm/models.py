@@ -7,7 +7,7 @@
 """
 from __future__ import annotations
 
-from .backend import device_of, get_array_module, resolve_device, resolve_dtype, to_device, to_host, np
+from .backend import resolve_dtype, to_device, np
 from .nn.layers import LSTM, Dropout, Embedding, Linear, RecurrentStack
 from .nn.module import Module
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import math
 
-from .backend import get_array_module, to_device, to_host, device_of, np
+from .backend import get_array_module, to_device, to_host, device_of
 
 
 def _as_parameter_list(params):

@@ -29,7 +29,7 @@ import time
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
-from .backend import to_device, to_host, np
+from .backend import to_device, np
 from .checkpoint import load_checkpoint, save_checkpoint
 from .nn.functional import softmax_cross_entropy
 from .optim import (SGD, Adam, AdamW, EarlyStopping, EpochDecay, ReduceLROnPlateau, WarmupCosine,
