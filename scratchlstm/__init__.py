@@ -13,7 +13,7 @@ from .backend import (DeviceError, get_array_module, gpu_available, resolve_devi
                       to_host)
 from .gradcheck import check_function, check_model, numerical_gradient, relative_error
 from .models import LSTMLanguageModel
-from .nn.functional import softmax_cross_entropy
+from .nn.fast import softmax_cross_entropy
 from .nn.layers import LSTM, Dropout, Embedding, Linear
 from .nn.module import Module, Parameter
 from .optim import (SGD, Adam, AdamW, EarlyStopping, EpochDecay, ReduceLROnPlateau, WarmupCosine,

@@ -184,30 +184,6 @@ def default_rng(seed: int | None = None, device: str | None = None):
     return numpy.random.default_rng(seed)
 
 
-def scatter_add(target, indices, values) -> None:
-    """``target[indices[k]] += values[k]`` for every k, *accumulating* repeated indices, in place.
-
-    ``target[idx] += values`` is wrong whenever an index repeats (NumPy applies only the last
-    write; on CuPy the result is undefined), and an embedding gradient repeats indices all the
-    time. ``ufunc.at`` is the unbuffered version that adds every contribution.
-
-    Parameters
-    ----------
-    target : (V, D) array, updated in place
-    indices : (N,) integer array of rows of ``target``
-    values : (N, D) array
-    """
-    xp = get_array_module(target)
-    if xp is numpy:
-        # add.at on a flat 1-D view is several times faster than on the 2-D array.
-        width = target.shape[1]
-        flat_index = (indices.reshape(-1, 1) * width + numpy.arange(width)).reshape(-1)
-        numpy.add.at(target.reshape(-1), flat_index, values.reshape(-1))
-    else:
-        import cupyx  # noqa: PLC0415 - present whenever cupy is
-        cupyx.scatter_add(target, indices, values)
-
-
 def resolve_dtype(dtype: Any):
     """Turn ``"float32"``, ``"float64"``, ``numpy.float32`` ... into a NumPy dtype (floats only)."""
     try:

@@ -15,6 +15,8 @@ the logits).
 """
 from __future__ import annotations
 
+import math
+import numbers
 from dataclasses import dataclass, field
 from typing import Iterator
 
@@ -32,9 +34,78 @@ class GeneratedToken:
     candidates: list = field(default_factory=list)   # [(token_text, probability), ...]
 
 
+def temperature_softmax(logits, temperature: float = 1.0):
+    r"""Probabilities of the next token at a temperature: :math:`p = \mathrm{softmax}(z / \tau)`.
+
+    Parameters
+    ----------
+    logits : (V,) float array (host)
+    temperature : float >= 0. Below 1 the distribution sharpens, above 1 it flattens; 0 means
+        greedy: all the mass on the arg-max (the first one, if several tie)
+
+    Returns
+    -------
+    probs : (V,) float64, sums to 1
+    """
+    z = np.asarray(logits, dtype=np.float64)
+    if temperature == 0.0:
+        probs = np.zeros_like(z)
+        probs[int(np.argmax(z))] = 1.0
+        return probs
+    return softmax(z / temperature)
+
+
+def top_k_filter(probs, k: int):
+    """Keep the ``k`` most likely tokens, set the rest to zero, renormalise.
+
+    Tokens tied with the k-th are kept in their order of appearance until k are kept, so exactly
+    ``min(k, V)`` entries stay non-zero.
+
+    Parameters
+    ----------
+    probs : (V,) float, sums to 1
+    k : int >= 1
+
+    Returns
+    -------
+    probs : (V,) float64, sums to 1
+    """
+    order = np.argsort(-probs, kind="stable")         # most likely first, ties in index order
+    keep = np.zeros(probs.shape, dtype=bool)
+    keep[order[:k]] = True
+    kept = np.where(keep, probs, 0.0)
+    return kept / kept.sum()
+
+
+def top_p_filter(probs, p: float):
+    """Nucleus filtering: keep the smallest set of most likely tokens whose mass is at least ``p``.
+
+    Sorted by probability, tokens are kept up to *and including* the one that brings the running
+    sum to ``p`` or more; the rest are set to zero and the kept ones renormalised.
+
+    Parameters
+    ----------
+    probs : (V,) float, sums to 1
+    p : float in (0, 1]
+
+    Returns
+    -------
+    probs : (V,) float64, sums to 1
+    """
+    order = np.argsort(-probs, kind="stable")
+    cumulative = np.cumsum(probs[order])
+    # the first position where the running sum reaches p (the 1e-12 forgives round-off in the sum)
+    n_keep = int(np.searchsorted(cumulative, p - 1e-12)) + 1
+    keep = np.zeros(probs.shape, dtype=bool)
+    keep[order[:n_keep]] = True
+    kept = np.where(keep, probs, 0.0)
+    return kept / kept.sum()
+
+
 def next_token_distribution(logits, temperature: float = 1.0, top_k: int | None = None,
                             top_p: float | None = None):
-    """Turn one row of logits into the probabilities that sampling uses.
+    """Turn one row of logits into the probabilities that sampling uses: temperature, then
+    top-k, then top-p (see :func:`temperature_softmax`, :func:`top_k_filter`, :func:`top_p_filter`).
 
     Parameters
     ----------
@@ -47,42 +118,38 @@ def next_token_distribution(logits, temperature: float = 1.0, top_k: int | None 
     -------
     probs : (V,) float64, sums to 1, zero outside the kept set
     """
-    if temperature < 0:
-        raise ValueError(f"temperature must be >= 0, got {temperature}")
-    if top_k is not None and top_k < 1:
-        raise ValueError(f"top_k must be >= 1, got {top_k}")
-    if top_p is not None and not 0.0 < top_p <= 1.0:
-        raise ValueError(f"top_p must be in (0, 1], got {top_p}")
-    z = np.asarray(logits, dtype=np.float64)
-    if temperature == 0.0:
-        probs = np.zeros_like(z)
-        probs[int(np.argmax(z))] = 1.0
-        return probs
-    probs = softmax(z / temperature)
-    if top_k is not None and top_k < z.size:
-        cutoff = np.partition(probs, -top_k)[-top_k]
-        keep = probs >= cutoff
-        # ties at the cut-off could keep more than k: keep the first k in descending order
-        if keep.sum() > top_k:
-            order = np.argsort(-probs, kind="stable")[:top_k]
-            keep = np.zeros_like(keep)
-            keep[order] = True
-        probs = np.where(keep, probs, 0.0)
-        probs /= probs.sum()
+    validate_sampling(temperature, top_k, top_p)
+    probs = temperature_softmax(logits, temperature)
+    if top_k is not None and top_k < probs.size:
+        probs = top_k_filter(probs, top_k)
     if top_p is not None and top_p < 1.0:
-        order = np.argsort(-probs, kind="stable")
-        cumulative = np.cumsum(probs[order])
-        # keep tokens up to and including the first one that brings the mass to >= top_p
-        n_keep = int(np.searchsorted(cumulative, top_p - 1e-12)) + 1
-        keep = np.zeros(probs.shape, dtype=bool)
-        keep[order[:n_keep]] = True
-        probs = np.where(keep, probs, 0.0)
-        probs /= probs.sum()
+        probs = top_p_filter(probs, top_p)
     return probs
 
 
+def validate_sampling(temperature: float = 1.0, top_k: int | None = None,
+                      top_p: float | None = None) -> None:
+    """Raise a ValueError naming the sampling option that is out of range (NaN included)."""
+    if not (isinstance(temperature, numbers.Real) and math.isfinite(temperature) and temperature >= 0):
+        raise ValueError(f"temperature must be a finite number >= 0, got {temperature!r}")
+    if top_k is not None and (isinstance(top_k, bool) or int(top_k) != top_k or top_k < 1):
+        raise ValueError(f"top_k must be an integer >= 1, got {top_k!r}")
+    if top_p is not None and not (isinstance(top_p, numbers.Real) and 0.0 < top_p <= 1.0):
+        raise ValueError(f"top_p must be in (0, 1], got {top_p!r}")
+
+
 def sample_from(probs, rng) -> int:
-    """Draw an index with probability ``probs[i]`` by inverse CDF: first i with cdf[i] > u."""
+    """Draw an index with probability ``probs[i]`` by inverse CDF: the first i with cdf[i] > u.
+
+    Parameters
+    ----------
+    probs : (V,) float, sums to 1
+    rng : a NumPy Generator; exactly one ``rng.random()`` is drawn, u = that number times cdf[-1]
+
+    Returns
+    -------
+    int, the sampled token id
+    """
     cdf = np.cumsum(probs)
     u = rng.random() * cdf[-1]
     return int(min(np.searchsorted(cdf, u, side="right"), probs.size - 1))
@@ -129,7 +196,7 @@ def stream(model, tokenizer, prompt: str = "", max_new_tokens: int = 100, temper
     """
     if max_new_tokens < 0:
         raise ValueError(f"max_new_tokens must be >= 0, got {max_new_tokens}")
-    next_token_distribution(np.zeros(2), temperature, top_k, top_p)     # validate arguments early
+    validate_sampling(temperature, top_k, top_p)                        # fail before any work
     rng = np.random.default_rng(seed)
     model.eval()
     ids, n_prompt = _start_ids(tokenizer, prompt)

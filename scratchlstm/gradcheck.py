@@ -160,8 +160,6 @@ def check_model(model, ids, targets, h: float = 1e-5, max_checks: int | None = N
     -------
     GradcheckResult with one entry per named parameter
     """
-    from .nn.functional import softmax_cross_entropy  # noqa: PLC0415 - avoid an import cycle
-
     for name, p in model.named_parameters():
         if p.data.dtype != np.float64:
             raise TypeError(f"check_model needs a float64 model (parameter {name} is "
@@ -170,13 +168,13 @@ def check_model(model, ids, targets, h: float = 1e-5, max_checks: int | None = N
     def loss():
         model.seed_dropout(seed)
         logits, _ = model(ids, state)
-        value, _ = softmax_cross_entropy(logits, model.to_device_ids(targets))
+        value, _ = model.loss(logits, model.to_device_ids(targets))
         return value
 
     model.zero_grad()
     model.seed_dropout(seed)
     logits, _ = model(ids, state)
-    _, dlogits = softmax_cross_entropy(logits, model.to_device_ids(targets))
+    _, dlogits = model.loss(logits, model.to_device_ids(targets))
     model.backward(dlogits)
 
     rng = np.random.default_rng(seed)

@@ -8,8 +8,10 @@
 from __future__ import annotations
 
 from .backend import resolve_dtype, to_device, np
+from .nn import fast
 from .nn.layers import LSTM, Dropout, Embedding, Linear, RecurrentStack
 from .nn.module import Module
+from .nn.tracks import resolve_functional, track_name
 
 
 def validate_token_ids(ids, vocab_size: int, name: str = "ids") -> None:
@@ -69,12 +71,18 @@ class LSTMLanguageModel(Module):
     cell : "lstm" (default), "gru" or "rnn": the same model with another recurrent cell, for
         comparisons. Its state is ``(h, c)`` for the LSTM and ``(h,)`` for the others; the
         attribute is still called ``lstm``.
+    functional : which forward/backward pairs the layers run: None or "fast" (the speed track,
+        :mod:`scratchlstm.nn.fast`), "reading" (the plain reading track,
+        :mod:`scratchlstm.nn.functional`), or the folder of a workbook written with
+        ``python -m scratchlstm workbook new DIR``: then the model trains and samples with *your*
+        functions. The weights, and so checkpoints, do not depend on it.
     """
 
     def __init__(self, vocab_size: int, embed_dim: int, hidden_dim: int, num_layers: int = 1,
                  dropout: float = 0.0, tie_weights: bool = False, dtype="float32", seed: int = 0,
                  init: str = "default", init_range: float = 0.1, forget_bias: float = 0.0,
-                 locked_dropout: bool = False, device: str | None = None, cell: str = "lstm"):
+                 locked_dropout: bool = False, device: str | None = None, cell: str = "lstm",
+                 functional=None):
         for name, value in (("vocab_size", vocab_size), ("embed_dim", embed_dim),
                             ("hidden_dim", hidden_dim), ("num_layers", num_layers)):
             if not isinstance(value, (int, np.integer)) or value < 1:
@@ -94,20 +102,23 @@ class LSTMLanguageModel(Module):
                            locked_dropout=bool(locked_dropout), cell=cell)
         rng = np.random.default_rng(seed)
         uniform = init == "uniform"
-        self.embedding = Embedding(vocab_size, embed_dim, rng, dtype, init_range=init_range if uniform else 0.1)
-        self.drop_in = Dropout(dropout, locked=locked_dropout)
+        self.F = F = resolve_functional(functional)
+        self.embedding = Embedding(vocab_size, embed_dim, rng, dtype,
+                                   init_range=init_range if uniform else 0.1, functional=F)
+        self.drop_in = Dropout(dropout, locked=locked_dropout, functional=F)
         if cell == "lstm":
             self.lstm = LSTM(embed_dim, hidden_dim, num_layers, dropout, rng, dtype,
                              init_range=init_range if uniform else None, forget_bias=forget_bias,
-                             locked_dropout=locked_dropout)
+                             locked_dropout=locked_dropout, functional=F)
         else:
             self.lstm = RecurrentStack(cell, embed_dim, hidden_dim, num_layers, dropout, rng, dtype,
                                        init_range=init_range if uniform else None,
-                                       locked_dropout=locked_dropout)
-        self.drop_out = Dropout(dropout, locked=locked_dropout)
+                                       locked_dropout=locked_dropout, functional=F)
+        self.drop_out = Dropout(dropout, locked=locked_dropout, functional=F)
         self.decoder = Linear(hidden_dim, vocab_size, rng, dtype,
                               init_range=init_range if uniform else 0.1,
-                              tied_weight=self.embedding.weight if tie_weights else None)
+                              tied_weight=self.embedding.weight if tie_weights else None,
+                              functional=F)
         self.seed_dropout(seed)
         if device is not None:
             self.to(device)
@@ -158,7 +169,10 @@ class LSTMLanguageModel(Module):
         logits = self.decoder(self.drop_out(hs))
         return logits, state
 
-    __call__ = forward
+    def loss(self, logits, targets):
+        """Mean cross-entropy of ``logits (T, B, V)`` against ``targets (T, B)`` and its gradient,
+        with this model's track (see ``functional``): ``loss, dlogits = model.loss(...)``."""
+        return self.F.softmax_cross_entropy(logits, targets)
 
     def backward(self, dlogits) -> None:
         """Backpropagate ``dloss/dlogits (T, B, V)`` and accumulate into every ``Parameter.grad``.
@@ -173,7 +187,8 @@ class LSTMLanguageModel(Module):
     def __repr__(self) -> str:
         c = self.config
         cell = "" if c["cell"] == "lstm" else f", cell={c['cell']}"
+        track = "" if self.F is fast else f", functional={track_name(self.F)}"
         return (f"LSTMLanguageModel(vocab={c['vocab_size']}, embed={c['embed_dim']}, "
                 f"hidden={c['hidden_dim']}, layers={c['num_layers']}, dropout={c['dropout']}, "
-                f"tied={c['tie_weights']}{cell}, params={self.num_parameters():,}, device={self.device}, "
+                f"tied={c['tie_weights']}{cell}{track}, params={self.num_parameters():,}, device={self.device}, "
                 f"dtype={self.dtype})")

@@ -1,8 +1,11 @@
 r"""Optimizers, gradient clipping, learning-rate schedules and early stopping.
 
-All updates are written in place (``p.data -= ...`` with ``out=`` buffers) because on a CPU the
-optimizer step over millions of parameters is limited by memory traffic: every temporary array is
-one more pass over memory.
+Two tracks, as for the layers. :func:`sgd_step`, :func:`adam_step` and :func:`clip_grad_norm` are
+the update rules written to be read (and rebuilt in the workbook). The optimizer classes
+:class:`SGD`, :class:`Adam` and :class:`AdamW` apply the same rules to a model's parameters,
+arranged for speed, and the test suite proves them equal. Their updates are written in place
+(``p.data -= ...`` with ``out=`` buffers) because on a CPU the optimizer step over millions of
+parameters is limited by memory traffic: every temporary array is one more pass over memory.
 
 Adam (Kingma & Ba 2015), with :math:`g` the gradient at step :math:`t`:
 
@@ -18,6 +21,62 @@ from __future__ import annotations
 import math
 
 from .backend import get_array_module, to_device, to_host, device_of
+
+
+# ----------------------------------------------------------------------------------------------
+# The update rules, written to be read
+# ----------------------------------------------------------------------------------------------
+def sgd_step(param, grad, velocity, lr: float, momentum: float = 0.0) -> None:
+    r"""One step of SGD with momentum, in place (PyTorch's convention).
+
+    .. math::  v \leftarrow \mu v + g, \qquad \theta \leftarrow \theta - \eta v
+
+    With ``momentum = 0`` the velocity is just the gradient and this is plain SGD.
+
+    Parameters
+    ----------
+    param : (...) float array, updated in place
+    grad : array of the same shape, the gradient
+    velocity : array of the same shape, the running velocity (zeros before the first step),
+        updated in place
+    lr : float, the learning rate :math:`\eta`
+    momentum : float in [0, 1), :math:`\mu`
+    """
+    velocity *= momentum
+    velocity += grad
+    param -= lr * velocity
+
+
+def adam_step(param, grad, m, v, t: int, lr: float, beta1: float = 0.9, beta2: float = 0.999,
+              eps: float = 1e-8) -> None:
+    r"""One Adam step, in place (Kingma & Ba 2015).
+
+    .. math::
+        m &\leftarrow \beta_1 m + (1 - \beta_1) g, \qquad
+        v \leftarrow \beta_2 v + (1 - \beta_2) g^2 \\
+        \hat m &= m / (1 - \beta_1^t), \qquad \hat v = v / (1 - \beta_2^t), \qquad
+        \theta \leftarrow \theta - \eta \, \hat m / (\sqrt{\hat v} + \epsilon)
+
+    The moments start at zero, so early on they are biased towards zero; dividing by
+    :math:`1 - \beta^t` removes that bias (at t = 1, :math:`\hat m = g` exactly).
+
+    Parameters
+    ----------
+    param : (...) float array, updated in place
+    grad : array of the same shape
+    m, v : arrays of the same shape, the first and second moments (zeros before step 1), updated
+        in place
+    t : int >= 1, the number of this step
+    lr : float; beta1, beta2 : floats in [0, 1); eps : float
+    """
+    xp = get_array_module(param)
+    m *= beta1
+    m += (1.0 - beta1) * grad
+    v *= beta2
+    v += (1.0 - beta2) * grad * grad
+    m_hat = m / (1.0 - beta1 ** t)
+    v_hat = v / (1.0 - beta2 ** t)
+    param -= lr * m_hat / (xp.sqrt(v_hat) + eps)
 
 
 def _as_parameter_list(params):

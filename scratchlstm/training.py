@@ -6,7 +6,7 @@ One epoch walks through the training stream in windows of ``bptt`` steps (see
     state = zeros                                  # reset at the start of every epoch
     for inputs, targets in windows:                # (t, B) each
         logits, state = model(inputs, state)       # state values carry over ...
-        loss, dlogits = softmax_cross_entropy(logits, targets)
+        loss, dlogits = model.loss(logits, targets)
         model.zero_grad(); model.backward(dlogits) # ... but gradients stop at the window edge
         clip_grad_norm(params, clip); optimizer.step()
 
@@ -31,7 +31,6 @@ from pathlib import Path
 
 from .backend import to_device, np
 from .checkpoint import load_checkpoint, save_checkpoint
-from .nn.functional import softmax_cross_entropy
 from .optim import (SGD, Adam, AdamW, EarlyStopping, EpochDecay, ReduceLROnPlateau, WarmupCosine,
                     clip_grad_norm, grad_norm)
 from .progress import Progress
@@ -139,10 +138,41 @@ def evaluate(model, ids, batch_size: int = 10, bptt: int = 35) -> float:
     count = 0
     for inputs, targets in bptt_windows(data, bptt):
         logits, state = model(inputs, state)
-        loss, _ = softmax_cross_entropy(logits, to_device(targets, model.device))
+        loss, _ = model.loss(logits, model.to_device_ids(targets))
         total = total + loss * targets.size      # stays on the device until the end
         count += targets.size
     return float(total) / max(count, 1)
+
+
+def train_step(model, optimizer, inputs, targets, state=None, clip: float | None = None):
+    """One step of truncated backpropagation through time, written to be read.
+
+    Forward over one window from the carried ``state``, the loss and its gradient, backward (the
+    gradient stops at the window's start: each forward begins a new graph), clipping by the global
+    norm, and the update. :meth:`Trainer.train_step` does the same, plus a guard against
+    non-finite gradients, repeatable dropout masks and bookkeeping.
+
+    Parameters
+    ----------
+    model : LSTMLanguageModel
+    optimizer : an optimizer over ``model.parameters()`` (SGD, Adam, AdamW)
+    inputs, targets : (T, B) int arrays, the window and the same window shifted by one token
+    state : the final state of the previous window, or None at the start of the text
+    clip : float or None, the global gradient-norm limit
+
+    Returns
+    -------
+    loss : 0-d array, the mean cross-entropy of this window (before the update)
+    state : the final state, to pass to the next window
+    """
+    logits, state = model(inputs, state)
+    loss, dlogits = model.loss(logits, model.to_device_ids(targets))
+    model.zero_grad()
+    model.backward(dlogits)
+    if clip:
+        clip_grad_norm(model.parameters(), clip)
+    optimizer.step()
+    return loss, state
 
 
 class _StopFlag:
@@ -247,7 +277,7 @@ class Trainer:
         model, c = self.model, self.config
         model.seed_dropout(c.seed * 1_000_003 + self.global_step)   # repeatable masks, resumable
         logits, state = model(inputs, self.state)
-        loss, dlogits = softmax_cross_entropy(logits, to_device(targets, model.device))
+        loss, dlogits = model.loss(logits, model.to_device_ids(targets))
         model.zero_grad()
         model.backward(dlogits)
         params = self.optimizer.params

@@ -6,7 +6,7 @@ import numpy
 import pytest
 
 from scratchlstm import backend
-from scratchlstm.backend import (DeviceError, get_array_module, resolve_device, scatter_add,
+from scratchlstm.backend import (DeviceError, get_array_module, resolve_device,
                                  to_device, to_host)
 
 PACKAGE = Path(__file__).resolve().parents[1] / "scratchlstm"
@@ -89,7 +89,8 @@ def test_to_device_casts_dtype():
 def test_scatter_add_accumulates_repeated_indices():
     """Why not ``W[idx] += g``? With idx = [1, 1, 3], row 1 must receive *both* updates.
 
-    Fancy-index assignment applies only one of the repeated writes; scatter_add applies all,
+    Fancy-index assignment applies only one of the repeated writes; the unbuffered
+    ``numpy.add.at`` (a scatter-add) applies all,
     so row 1 gets 1 + 2 = 3 and row 3 gets 5.
     """
     W = numpy.zeros((4, 2))
@@ -97,9 +98,9 @@ def test_scatter_add_accumulates_repeated_indices():
     g = numpy.array([[1.0, 1.0], [2.0, 2.0], [5.0, 5.0]])
     wrong = W.copy()
     wrong[idx] += g
-    scatter_add(W, idx, g)
+    numpy.add.at(W, idx, g)
     assert W.tolist() == [[0, 0], [3, 3], [0, 0], [5, 5]]
-    assert wrong[1].tolist() == [2, 2]          # the bug scatter_add avoids
+    assert wrong[1].tolist() == [2, 2]          # the bug the scatter-add avoids
 
 
 def test_resolve_dtype_accepts_only_floats():
@@ -169,10 +170,10 @@ def test_exercise_1_2_machine_epsilon_by_halving():
 
 def test_exercise_1_3_embedding_gradient_of_ones_is_a_count(rng):
     """Exercise 1.3: with an upstream gradient of ones (N, D), row v of the embedding gradient is
-    the number of times id v occurs, in every column: ``np.bincount``. ``scatter_add`` gives
+    the number of times id v occurs, in every column: ``np.bincount``. ``numpy.add.at`` gives
     exactly that; ``dW[ids] += g`` gives ``min(count, 1)``.
 
-    Why: scatter_add adds one row of ones per occurrence; the buffered ``+=`` reads the rows once,
+    Why: add.at adds one row of ones per occurrence; the buffered ``+=`` reads the rows once,
     adds, and writes them back, so repeated rows are overwritten instead of accumulated.
     """
     V, N, D = 7, 50, 3
@@ -181,7 +182,7 @@ def test_exercise_1_3_embedding_gradient_of_ones_is_a_count(rng):
     counts = numpy.bincount(ids, minlength=V)
     assert counts.max() > 1                        # the batch does repeat ids
     dW = numpy.zeros((V, D))
-    scatter_add(dW, ids, g)
+    numpy.add.at(dW, ids, g)
     assert numpy.array_equal(dW, numpy.repeat(counts[:, None], D, axis=1).astype(float))
     naive = numpy.zeros((V, D))
     naive[ids] += g

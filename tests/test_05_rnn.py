@@ -16,11 +16,11 @@ def rnn_inputs(rng, T=5, B=2, D=3, H=4, scale=0.5):
 
 def gradient_norms(x, h0, Wx, Wh, b, g):
     """||dL/dh_{T-k}|| for k = 0..T when L = sum(g * h_T), by walking back with rnn_step_backward."""
-    _, _, caches = F.rnn_forward(x, h0, Wx, Wh, b)
+    _, _, cache = F.rnn_forward(x, h0, Wx, Wh, b)
     dh = g
     norms = [numpy.linalg.norm(dh)]
     for t in reversed(range(x.shape[0])):
-        _, dh, _, _, _ = F.rnn_step_backward(dh, caches[t])
+        _, dh, _, _, _ = F.rnn_step_backward(dh, cache.steps[t])
         norms.append(numpy.linalg.norm(dh))
     return numpy.array(norms)
 

@@ -205,7 +205,7 @@ def test_exercise_6_1_a_step_computed_by_hand():
     Wx = numpy.array([[numpy.log(4), 0.0, numpy.log(2), -numpy.log(3)]])
     h, c, cache = F.lstm_step_forward(numpy.ones((1, 1)), numpy.zeros((1, 1)), numpy.ones((1, 1)),
                                       Wx, numpy.zeros((1, 4)), numpy.zeros(4))
-    i, f, g, o = (gate.item() for gate in cache[5:9])
+    i, f, g, o = (gate.item() for gate in (cache.i, cache.f, cache.g, cache.o))
     assert numpy.allclose([i, f, g, o], [0.8, 0.5, 0.6, 0.25], atol=1e-15)
     assert numpy.isclose(c.item(), 0.98, atol=1e-15)
     assert numpy.isclose(h.item(), 0.25 * numpy.tanh(0.98), atol=1e-15)

@@ -45,7 +45,7 @@ def test_forward_and_gradients_match_numpy():
 
 
 def test_embedding_scatter_add_on_the_gpu():
-    """Repeated ids accumulate on the GPU too (cupyx.scatter_add)."""
+    """Repeated ids accumulate on the GPU too (cupy.add.at)."""
     import cupy
 
     W = cupy.zeros((4, 2), dtype=cupy.float32)

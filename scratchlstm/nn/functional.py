@@ -1,15 +1,22 @@
-r"""Forward/backward pairs: the mathematics of the library, as pure functions.
+r"""The reading track: every forward/backward pair of the library, written to be read.
 
 Every layer comes as a pair::
 
     y, cache = f_forward(x, params...)
     dx, dparams... = f_backward(dy, cache)
 
-``cache`` holds what the backward pass needs from the forward pass. The functions work on NumPy
-and CuPy arrays alike (they ask :func:`~scratchlstm.backend.get_array_module` for ``xp``), and
+``cache`` holds what the backward pass needs from the forward pass; each cache is a small named
+tuple, so code reads ``cache.h_prev`` rather than ``cache[1]``. The functions work on NumPy and
+CuPy arrays alike (they ask :func:`~scratchlstm.backend.get_array_module` for ``xp``) and
 preserve the dtype they are given: float32 for training, float64 for gradient checks.
 
 Shapes are *time-major*: token ids ``(T, B)``, activations ``(T, B, D)``.
+
+This module is the truth of the library. It is plain on purpose: one equation per line, a loop
+over time steps where the mathematics is a loop, no preallocated buffers. It is what the lessons
+derive and what ``python -m scratchlstm workbook new DIR`` asks a student to rebuild. The layers
+run the *speed track*, :mod:`scratchlstm.nn.fast`: the same signatures, arranged for speed, and
+proved equal to these functions by the test suite.
 
 The LSTM
 --------
@@ -23,37 +30,90 @@ Gate order is i, f, g, o in one fused matrix. With ``x_t (B, D)``, ``h_{t-1} (B,
     o_t = \sigma(a^{(o)}_t) \\
     c_t &= f_t \odot c_{t-1} + i_t \odot g_t \\
     h_t &= o_t \odot \tanh(c_t)
-
-:func:`lstm_step_forward` / :func:`lstm_step_backward` are the plain, one-step version to read
-first. :func:`lstm_forward` / :func:`lstm_backward` run the same equations through time, arranged
-for speed (one GEMM for the input projections of all steps, preallocated buffers, one GEMM per
-weight gradient); a test checks that both give the same numbers.
 """
 from __future__ import annotations
 
-from ..backend import get_array_module, scatter_add
+from typing import NamedTuple
+
+from ..backend import get_array_module, is_device_array
+
+
+# ----------------------------------------------------------------------------------------------
+# Caches: what each forward pass keeps for its backward pass
+# ----------------------------------------------------------------------------------------------
+class AffineCache(NamedTuple):
+    x: object          # (..., D) the input
+    W: object          # (D, M) the weight
+
+
+class EmbeddingCache(NamedTuple):
+    ids: object        # (...) int, the looked-up token ids
+    vocab_size: int    # V, the number of rows of the weight
+
+
+class LSTMStepCache(NamedTuple):
+    x: object          # (B, D) input of the step
+    h_prev: object     # (B, H) previous hidden state
+    c_prev: object     # (B, H) previous cell state
+    Wx: object         # (D, 4H)
+    Wh: object         # (H, 4H)
+    i: object          # (B, H) input gate
+    f: object          # (B, H) forget gate
+    g: object          # (B, H) candidate content
+    o: object          # (B, H) output gate
+    tanh_c: object     # (B, H) tanh of the new cell state
+
+
+class LSTMCache(NamedTuple):
+    steps: list        # one LSTMStepCache per time step, t = 0 .. T-1
+
+
+class RNNStepCache(NamedTuple):
+    x: object          # (B, D)
+    h_prev: object     # (B, H)
+    Wx: object         # (D, H)
+    Wh: object         # (H, H)
+    h: object          # (B, H) the new hidden state, tanh(a)
+
+
+class GRUStepCache(NamedTuple):
+    x: object          # (B, D)
+    h_prev: object     # (B, H)
+    Wx: object         # (D, 3H)
+    Wh: object         # (H, 3H)
+    r: object          # (B, H) reset gate
+    z: object          # (B, H) update gate
+    n: object          # (B, H) candidate state
+    ah_n: object       # (B, H) recurrent part of the candidate's pre-activation, h Wh_n + bh_n
+
+
+class ScanCache(NamedTuple):
+    steps: list        # one step cache per time step (RNN, GRU)
 
 
 # ----------------------------------------------------------------------------------------------
 # Elementwise helpers
 # ----------------------------------------------------------------------------------------------
 def sigmoid(x):
-    """Numerically stable logistic function, ``1 / (1 + exp(-x))``.
+    r"""The logistic function :math:`\sigma(x) = 1 / (1 + e^{-x})`.
 
-    Written as ``0.5 * tanh(0.5 x) + 0.5``, an identity that never overflows (``exp(-x)``
-    overflows for x < -709 in float64 and x < -88 in float32) and is faster than the exp form.
+    Computed as :math:`\exp(-\log(1 + e^{-x}))`, with ``logaddexp(0, -x)`` for
+    :math:`\log(1 + e^{-x})`: it never overflows (``exp(-x)`` alone overflows for x < -709 in
+    float64) and keeps full relative precision for very negative x, where the answer is tiny.
     """
     xp = get_array_module(x)
-    return 0.5 * xp.tanh(0.5 * x) + 0.5
+    return xp.exp(-xp.logaddexp(0.0, -x))
 
 
 def softmax(logits, axis=-1):
-    """Softmax along ``axis``, shifted by the maximum so ``exp`` never overflows."""
+    """Softmax along ``axis``, shifted by the maximum so that ``exp`` never overflows.
+
+    ``softmax(z) == softmax(z - c)`` for any constant ``c``; with ``c = max(z)`` the largest
+    exponent is ``exp(0) = 1``.
+    """
     xp = get_array_module(logits)
-    shifted = logits - logits.max(axis=axis, keepdims=True)
-    xp.exp(shifted, out=shifted)
-    shifted /= shifted.sum(axis=axis, keepdims=True)
-    return shifted
+    e = xp.exp(logits - logits.max(axis=axis, keepdims=True))
+    return e / e.sum(axis=axis, keepdims=True)
 
 
 def log_softmax(logits, axis=-1):
@@ -72,6 +132,15 @@ def _check_same_dtype(name, arrays):
 # ----------------------------------------------------------------------------------------------
 # Affine (fully connected) layer
 # ----------------------------------------------------------------------------------------------
+def check_affine_shapes(x, W, b) -> None:
+    """Raise a ValueError naming the argument when ``x``, ``W``, ``b`` do not fit together."""
+    if x.shape[-1] != W.shape[0]:
+        raise ValueError(f"affine_forward: x has {x.shape[-1]} features on its last axis but "
+                         f"W has shape {W.shape} (expected ({x.shape[-1]}, M))")
+    if b.shape != (W.shape[1],):
+        raise ValueError(f"affine_forward: b must have shape ({W.shape[1]},), got {b.shape}")
+
+
 def affine_forward(x, W, b):
     """``y = x W + b`` over the last axis.
 
@@ -85,18 +154,12 @@ def affine_forward(x, W, b):
     Returns
     -------
     y : (..., M) float
-    cache : tuple for :func:`affine_backward`
+    cache : AffineCache(x, W)
     """
-    if x.shape[-1] != W.shape[0]:
-        raise ValueError(f"affine_forward: x has {x.shape[-1]} features on its last axis but "
-                         f"W has shape {W.shape} (expected ({x.shape[-1]}, M))")
-    if b.shape != (W.shape[1],):
-        raise ValueError(f"affine_forward: b must have shape ({W.shape[1]},), got {b.shape}")
-    lead = x.shape[:-1]
-    # One GEMM over all leading positions at once: (N, D) @ (D, M).
-    y = x.reshape(-1, x.shape[-1]) @ W
-    y += b
-    return y.reshape(*lead, W.shape[1]), (x, W)
+    check_affine_shapes(x, W, b)
+    # All leading positions at once: (N, D) @ (D, M), one matrix product.
+    y = x.reshape(-1, x.shape[-1]) @ W + b
+    return y.reshape(*x.shape[:-1], W.shape[1]), AffineCache(x, W)
 
 
 def affine_backward(dy, cache):
@@ -105,17 +168,17 @@ def affine_backward(dy, cache):
     Parameters
     ----------
     dy : (..., M) float, upstream gradient
-    cache : from :func:`affine_forward`
+    cache : AffineCache from :func:`affine_forward`
 
     Returns
     -------
     dx : (..., D) float, ``dy W^T``
     dW : (D, M) float, ``x^T dy`` summed over all leading positions
-    db : (M,) float, ``dy`` summed over all leading positions
+    db : (M,) float, ``dy`` summed over all leading positions (the bias is added to every row)
     """
     x, W = cache
-    dy2 = dy.reshape(-1, W.shape[1])
-    x2 = x.reshape(-1, W.shape[0])
+    dy2 = dy.reshape(-1, W.shape[1])            # (N, M)
+    x2 = x.reshape(-1, W.shape[0])              # (N, D)
     dx = (dy2 @ W.T).reshape(x.shape)
     dW = x2.T @ dy2
     db = dy2.sum(axis=0)
@@ -137,31 +200,33 @@ def embedding_forward(ids, W):
     Returns
     -------
     out : (..., D) float, ``out[..., :] = W[ids[...]]``
-    cache : tuple for :func:`embedding_backward`
+    cache : EmbeddingCache(ids, V)
     """
-    return W[ids], (ids, W.shape)
+    return W[ids], EmbeddingCache(ids, W.shape[0])
 
 
 def embedding_backward(dout, cache):
     """Gradient of :func:`embedding_forward` with respect to ``W``.
 
     Row ``v`` of ``dW`` is the sum of ``dout`` over every position where token ``v`` occurred. A
-    token that occurs twice must receive both contributions, which ``dW[ids] += dout`` would not
-    do (see :func:`scratchlstm.backend.scatter_add`).
+    token that occurs twice must receive both contributions. ``dW[ids] += dout`` would not do
+    that: with a repeated index NumPy applies only one of the writes. ``xp.add.at`` is the
+    unbuffered version that adds every one (a *scatter-add*).
 
     Parameters
     ----------
     dout : (..., D) float
-    cache : from :func:`embedding_forward`
+    cache : EmbeddingCache from :func:`embedding_forward`
 
     Returns
     -------
     dW : (V, D) float
     """
-    ids, w_shape = cache
+    ids, vocab_size = cache
     xp = get_array_module(dout)
-    dW = xp.zeros(w_shape, dtype=dout.dtype)
-    scatter_add(dW, ids.reshape(-1), dout.reshape(-1, w_shape[1]))
+    D = dout.shape[-1]
+    dW = xp.zeros((vocab_size, D), dtype=dout.dtype)
+    xp.add.at(dW, ids.reshape(-1), dout.reshape(-1, D))
     return dW
 
 
@@ -172,7 +237,7 @@ def dropout_forward(x, p, rng, locked=False):
     """Inverted dropout: zero each unit with probability ``p`` and scale survivors by 1/(1-p).
 
     Scaling at training time keeps the expected activation unchanged, so evaluation simply skips
-    dropout (no rescaling at test time).
+    dropout (no rescaling at test time). The mask is ``rng.random(mask_shape) >= p``.
 
     Parameters
     ----------
@@ -186,7 +251,8 @@ def dropout_forward(x, p, rng, locked=False):
     Returns
     -------
     out : same shape as ``x``
-    mask : the scaled mask (broadcastable to ``x``), the cache for :func:`dropout_backward`
+    mask : the scaled mask (broadcastable to ``x``), or None when ``p == 0``; the cache for
+        :func:`dropout_backward`
     """
     if not 0.0 <= p < 1.0:
         raise ValueError(f"dropout probability p must be in [0, 1), got {p}")
@@ -206,6 +272,29 @@ def dropout_backward(dout, mask):
 # ----------------------------------------------------------------------------------------------
 # Softmax cross-entropy
 # ----------------------------------------------------------------------------------------------
+def check_targets(logits, targets, name="softmax_cross_entropy") -> None:
+    """Raise a clear error for targets of the wrong shape, dtype or range.
+
+    The range is checked for host (NumPy) targets only: reading a device array's minimum would
+    wait for the GPU at every step. Device targets come from
+    :meth:`~scratchlstm.models.LSTMLanguageModel.to_device_ids`, which validates them on the
+    host before they are moved.
+    """
+    if logits.shape[:-1] != targets.shape:
+        raise ValueError(f"{name}: targets shape {targets.shape} must equal the leading shape of "
+                         f"logits {logits.shape[:-1]}")
+    if targets.dtype.kind not in "iu":
+        raise TypeError(f"{name}: targets must be integer class ids, got dtype {targets.dtype}")
+    if targets.size and not is_device_array(targets):
+        V = logits.shape[-1]
+        low, high = int(targets.min()), int(targets.max())
+        if low < 0 or high >= V:
+            bad = low if low < 0 else high
+            hint = (" (-100 is PyTorch's ignore_index for padding: drop those positions before "
+                    "computing the loss)" if bad == -100 else "")
+            raise ValueError(f"{name}: target {bad} is outside the classes [0, {V}){hint}")
+
+
 def softmax_cross_entropy(logits, targets):
     r"""Mean cross-entropy of ``softmax(logits)`` against integer targets, and its gradient.
 
@@ -222,32 +311,25 @@ def softmax_cross_entropy(logits, targets):
     loss : 0-d float array (on the device of ``logits``; ``float(loss)`` reads it)
     dlogits : (..., V) float, gradient of the *mean* loss
     """
-    if logits.shape[:-1] != targets.shape:
-        raise ValueError(f"softmax_cross_entropy: targets shape {targets.shape} must equal the "
-                         f"leading shape of logits {logits.shape[:-1]}")
+    check_targets(logits, targets)
     xp = get_array_module(logits)
     V = logits.shape[-1]
-    z = logits.reshape(-1, V)
-    t = targets.reshape(-1)
-    n = z.shape[0]
-    rows = xp.arange(n)
-    # Shift by the row maximum: exp never overflows and the result is unchanged.
-    probs = z - z.max(axis=1, keepdims=True)
-    picked = probs[rows, t]                  # shifted logit of the correct class
-    xp.exp(probs, out=probs)
-    sums = probs.sum(axis=1)
-    loss = (xp.log(sums) - picked).mean()
-    # dlogits = (softmax - onehot) / n; the division by the row sums and by n in one pass
-    probs *= (1.0 / (n * sums))[:, None]
-    probs[rows, t] -= 1.0 / n
-    return loss, probs.reshape(logits.shape)
+    z = logits.reshape(-1, V)                  # (N, V): one row per position
+    y = targets.reshape(-1)                    # (N,)
+    N = z.shape[0]
+    rows = xp.arange(N)
+    loss = -log_softmax(z)[rows, y].mean()
+    dz = softmax(z)
+    dz[rows, y] -= 1.0                          # softmax - onehot
+    dz /= N                                     # the loss is a mean over N positions
+    return loss, dz.reshape(logits.shape)
 
 
 # ----------------------------------------------------------------------------------------------
-# LSTM: one step, plain version
+# LSTM: one step
 # ----------------------------------------------------------------------------------------------
 def lstm_step_forward(x, h_prev, c_prev, Wx, Wh, b):
-    """One LSTM time step (the plain version, written for reading).
+    """One LSTM time step.
 
     Parameters
     ----------
@@ -262,18 +344,19 @@ def lstm_step_forward(x, h_prev, c_prev, Wx, Wh, b):
     -------
     h : (B, H) float, ``o * tanh(c)``
     c : (B, H) float, ``f * c_prev + i * g``
-    cache : tuple for :func:`lstm_step_backward`
+    cache : LSTMStepCache for :func:`lstm_step_backward`
     """
+    xp = get_array_module(x)
     H = Wh.shape[0]
     a = x @ Wx + h_prev @ Wh + b               # (B, 4H) pre-activations of all four gates
     i = sigmoid(a[:, 0 * H:1 * H])             # input gate: how much new content to write
     f = sigmoid(a[:, 1 * H:2 * H])             # forget gate: how much old cell to keep
-    g = get_array_module(a).tanh(a[:, 2 * H:3 * H])  # candidate content
+    g = xp.tanh(a[:, 2 * H:3 * H])             # candidate content
     o = sigmoid(a[:, 3 * H:4 * H])             # output gate: how much of the cell to show
     c = f * c_prev + i * g
-    tanh_c = get_array_module(c).tanh(c)
+    tanh_c = xp.tanh(c)
     h = o * tanh_c
-    return h, c, (x, h_prev, c_prev, Wx, Wh, i, f, g, o, tanh_c)
+    return h, c, LSTMStepCache(x, h_prev, c_prev, Wx, Wh, i, f, g, o, tanh_c)
 
 
 def lstm_step_backward(dh, dc, cache):
@@ -283,7 +366,7 @@ def lstm_step_backward(dh, dc, cache):
     ----------
     dh : (B, H) float, gradient of the loss with respect to ``h`` (from above *and* from the future)
     dc : (B, H) float, gradient with respect to ``c`` arriving from the next time step
-    cache : from :func:`lstm_step_forward`
+    cache : LSTMStepCache from :func:`lstm_step_forward`
 
     Returns
     -------
@@ -291,9 +374,9 @@ def lstm_step_backward(dh, dc, cache):
     """
     xp = get_array_module(dh)
     x, h_prev, c_prev, Wx, Wh, i, f, g, o, tanh_c = cache
-    # h = o * tanh(c): the gradient reaches o directly and c through tanh.
+    # h = o * tanh(c): the gradient reaches o directly, and c through tanh.
     do = dh * tanh_c
-    dc = dc + dh * o * (1.0 - tanh_c ** 2)
+    dc = dc + dh * o * (1.0 - tanh_c ** 2)     # c also feeds the loss through h
     # c = f * c_prev + i * g
     df = dc * c_prev
     di = dc * g
@@ -303,7 +386,7 @@ def lstm_step_backward(dh, dc, cache):
     da = xp.concatenate([di * i * (1.0 - i),
                          df * f * (1.0 - f),
                          dg * (1.0 - g ** 2),
-                         do * o * (1.0 - o)], axis=1)     # (B, 4H)
+                         do * o * (1.0 - o)], axis=1)     # (B, 4H), blocks i, f, g, o
     # a = x Wx + h_prev Wh + b
     dx = da @ Wx.T
     dh_prev = da @ Wh.T
@@ -314,51 +397,24 @@ def lstm_step_backward(dh, dc, cache):
 
 
 # ----------------------------------------------------------------------------------------------
-# LSTM through time: the fast version
+# LSTM through time: a loop over the step
 # ----------------------------------------------------------------------------------------------
-def _check_lstm_shapes(x, h0, c0, Wx, Wh, b):
+def check_lstm_shapes(x, h0, c0, Wx, Wh, b, name="lstm_forward") -> None:
+    """Raise a ValueError that names the argument, the expected and the actual shape."""
     if x.ndim != 3:
-        raise ValueError(f"lstm_forward: x must have shape (T, B, D), got {x.shape}")
+        raise ValueError(f"{name}: x must have shape (T, B, D), got {x.shape}")
     T, B, D = x.shape
     H = Wh.shape[0]
     expected = {"Wx": (D, 4 * H), "Wh": (H, 4 * H), "b": (4 * H,), "h0": (B, H), "c0": (B, H)}
-    for name, array in (("Wx", Wx), ("Wh", Wh), ("b", b), ("h0", h0), ("c0", c0)):
-        if array.shape != expected[name]:
-            raise ValueError(f"lstm_forward: {name} must have shape {expected[name]} "
+    for arg, array in (("Wx", Wx), ("Wh", Wh), ("b", b), ("h0", h0), ("c0", c0)):
+        if array.shape != expected[arg]:
+            raise ValueError(f"{name}: {arg} must have shape {expected[arg]} "
                              f"(T={T}, B={B}, D={D}, H={H}), got {array.shape}")
-    _check_same_dtype("lstm_forward", (x, h0, c0, Wx, Wh, b))
+    _check_same_dtype(name, (x, h0, c0, Wx, Wh, b))
 
 
-def _work_array(workspace, name, shape, dtype, xp):
-    """A new ``xp.empty(shape)``, or, when a ``workspace`` dict is given, the array kept there
-    under ``name`` (made on first use). A layer that runs window after window passes its own
-    workspace and so reuses its big buffers: fresh memory from the operating system costs a page
-    fault per 4 KiB on first touch (~4 ms per 50 MB on a CPU), every window."""
-    if workspace is None:
-        return xp.empty(shape, dtype=dtype)
-    array = workspace.get(name)
-    if array is None or array.shape != shape or array.dtype != dtype or get_array_module(array) is not xp:
-        array = workspace[name] = xp.empty(shape, dtype=dtype)
-    return array
-
-
-def _gate_scale_shift(H, dtype, xp):
-    """Per-column constants of the fused gate matrix: 0.5 for the sigmoid gates i, f, o and 1 for
-    the tanh gate g (``scale``); 0.5 and 0 (``shift``). Shape (4H,) each."""
-    scale = xp.full(4 * H, 0.5, dtype=dtype)
-    scale[2 * H:3 * H] = 1.0
-    shift = xp.full(4 * H, 0.5, dtype=dtype)
-    shift[2 * H:3 * H] = 0.0
-    return scale, shift
-
-
-def lstm_forward(x, h0, c0, Wx, Wh, b, workspace=None):
-    """Run an LSTM layer over a whole sequence.
-
-    The same equations as :func:`lstm_step_forward`, arranged so that the per-step loop does only
-    what must be sequential: the recurrent GEMM ``h_{t-1} Wh`` and the elementwise gate math,
-    written in place into preallocated buffers. The input projection ``x_t Wx + b`` of all T steps
-    is one GEMM, done before the loop.
+def lstm_forward(x, h0, c0, Wx, Wh, b):
+    """Run an LSTM layer over a whole sequence: :func:`lstm_step_forward` at t = 0, 1, ..., T-1.
 
     Parameters
     ----------
@@ -366,136 +422,65 @@ def lstm_forward(x, h0, c0, Wx, Wh, b, workspace=None):
     h0, c0 : (B, H) float, initial state (zeros at the start of a text, or the final state of the
         previous window in truncated BPTT)
     Wx : (D, 4H), Wh : (H, 4H), b : (4H,) float, gates in the order i, f, g, o
-    workspace : dict or None, where a layer keeps the cache arrays between calls to reuse their
-        memory (the cache of the previous call is then overwritten); None: fresh arrays
 
     Returns
     -------
     hs : (T, B, H) float, hidden state at every step
     (h_T, c_T) : ((B, H), (B, H)), the final state
-    cache : tuple for :func:`lstm_backward`
+    cache : LSTMCache for :func:`lstm_backward`
     """
-    _check_lstm_shapes(x, h0, c0, Wx, Wh, b)
+    check_lstm_shapes(x, h0, c0, Wx, Wh, b)
     xp = get_array_module(x)
-    T, B, D = x.shape
-    H = Wh.shape[0]
-    # sigma(a) = 0.5 tanh(a / 2) + 0.5. Halving the i, f and o columns of the weights and bias once
-    # (exact in floating point: a power of two) lets one tanh over all four gates do the work of
-    # three sigmoids and a tanh; "scale" and "shift" then turn the i, f, o columns into sigmoids.
-    scale, shift = _gate_scale_shift(H, x.dtype, xp)
-    Wh_scaled = Wh * scale
-    # gates[t] starts as x_t Wx + b for every t (one GEMM), then receives h_{t-1} Wh in the loop
-    # and is overwritten by the gate activations: it becomes the cache of i, f, g, o.
-    gates = _work_array(workspace, "gates", (T, B, 4 * H), x.dtype, xp)
-    xp.matmul(x.reshape(T * B, D), Wx * scale, out=gates.reshape(T * B, 4 * H))
-    gates += b * scale
-    cs = _work_array(workspace, "cs", (T, B, H), x.dtype, xp)            # cell states c_1..c_T
-    tanh_cs = _work_array(workspace, "tanh_cs", (T, B, H), x.dtype, xp)  # tanh(c_t), for backward
-    hs = xp.empty((T, B, H), dtype=x.dtype)
-    recurrent = xp.empty((B, 4 * H), dtype=x.dtype)
-    ig = xp.empty((B, H), dtype=x.dtype)
+    T = x.shape[0]
+    hs = xp.empty((T,) + h0.shape, dtype=x.dtype)
+    steps = []
     h, c = h0, c0
     for t in range(T):
-        a = gates[t]
-        xp.matmul(h, Wh_scaled, out=recurrent)
-        a += recurrent
-        xp.tanh(a, out=a)          # whole rows at once: contiguous memory, one call
-        a *= scale                 # i, f, o: 0.5 tanh(a/2) + 0.5 = sigma(a); g: tanh(a)
-        a += shift
-        i, f, g, o = a[:, :H], a[:, H:2 * H], a[:, 2 * H:3 * H], a[:, 3 * H:]
-        c_new = cs[t]
-        xp.multiply(f, c, out=c_new)
-        xp.multiply(i, g, out=ig)
-        c_new += ig
-        xp.tanh(c_new, out=tanh_cs[t])
-        xp.multiply(o, tanh_cs[t], out=hs[t])
-        h, c = hs[t], c_new
-    cache = (x, h0, c0, Wx, Wh, gates, cs, tanh_cs, hs)
-    return hs, (hs[-1].copy(), cs[-1].copy()), cache
+        h, c, step = lstm_step_forward(x[t], h, c, Wx, Wh, b)
+        hs[t] = h
+        steps.append(step)
+    return hs, (h, c), LSTMCache(steps)
 
 
-def lstm_backward(dhs, cache, dh_T=None, dc_T=None, workspace=None):
+def lstm_backward(dhs, cache, dh_T=None, dc_T=None):
     """Backpropagation through time for :func:`lstm_forward`.
+
+    Walks the steps backwards. At step t the hidden state ``h_t`` receives two gradients: the one
+    from above (``dhs[t]``: the output layer or the next layer) and the one from the future
+    (``dh_prev`` of step t+1). The cell state receives only the one from the future. Each weight
+    is used at every step, so its gradient is the sum over all steps.
 
     Parameters
     ----------
     dhs : (T, B, H) float or None, gradient of the loss with respect to every ``h_t`` coming from
-        above (the next layer or the output layer); None means zeros
-    cache : from :func:`lstm_forward`
+        above; None means zeros
+    cache : LSTMCache from :func:`lstm_forward`
     dh_T, dc_T : (B, H) float or None, gradient with respect to the final state (h_T, c_T), for
-        when the final state feeds something that the loss depends on
-    workspace : dict or None, reusable memory for the work arrays (see :func:`lstm_forward`)
+        when the final state feeds something that the loss depends on; None means zeros
 
     Returns
     -------
     dx : (T, B, D), dh0 : (B, H), dc0 : (B, H), dWx : (D, 4H), dWh : (H, 4H), db : (4H,)
     """
-    x, h0, c0, Wx, Wh, gates, cs, tanh_cs, hs = cache
-    xp = get_array_module(x)
-    T, B, D = x.shape
-    H = Wh.shape[0]
-    if dhs is not None and dhs.shape != hs.shape:
-        raise ValueError(f"lstm_backward: dhs must have shape {hs.shape}, got {dhs.shape}")
-    dgates = _work_array(workspace, "dgates", (T, B, 4 * H), x.dtype, xp)  # dL/d(pre-activation)
-    # dL/dh_{t-1} = da_t Wh^T is computed transposed, as Wh da_t^T, an (H, B) result: with a small
-    # batch B, BLAS runs this orientation 10-20% faster, and it needs no transposed copy of Wh.
-    # dh_next is the (B, H) view of that buffer.
-    dh_next_T = xp.zeros((H, B), dtype=x.dtype)
-    if dh_T is not None:
-        dh_next_T[...] = dh_T.T
-    dh_next = dh_next_T.T
-    dc_next = xp.zeros((B, H), dtype=x.dtype) if dc_T is None else dc_T.copy()
-    dh = xp.empty((B, H), dtype=x.dtype)
-    dc = xp.empty((B, H), dtype=x.dtype)
-    tmp = xp.empty((B, H), dtype=x.dtype)
-    slope = xp.empty((B, 4 * H), dtype=x.dtype)
-    slope_b = xp.empty((B, 4 * H), dtype=x.dtype)
-    # The slopes of the gate nonlinearities, written in terms of their outputs s:
-    # sigma' = s (1 - s) for i, f, o and tanh' = 1 - g^2 = (1 - g)(1 + g) for g, that is
-    # (1 - s)(s + beta) with beta = 0 on the sigmoid columns and 1 on the g columns: one formula
-    # over whole contiguous rows instead of three over strided column blocks.
-    _, shift = _gate_scale_shift(H, x.dtype, xp)
-    beta = 1.0 - 2.0 * shift
-    for t in range(T - 1, -1, -1):
-        a = gates[t]
-        i, f, g, o = a[:, :H], a[:, H:2 * H], a[:, 2 * H:3 * H], a[:, 3 * H:]
-        da = dgates[t]
-        di, df, dg, do = da[:, :H], da[:, H:2 * H], da[:, 2 * H:3 * H], da[:, 3 * H:]
-        tanh_c = tanh_cs[t]
-        c_prev = cs[t - 1] if t > 0 else c0
-        if dhs is not None:
-            xp.add(dhs[t], dh_next, out=dh)
-        else:
-            dh[...] = dh_next
-        # h = o * tanh(c)
-        xp.multiply(dh, tanh_c, out=do)                      # dL/do
-        xp.multiply(tanh_c, tanh_c, out=tmp)                 # dc = dc_next + dh*o*(1 - tanh^2 c)
-        xp.subtract(1.0, tmp, out=tmp)
-        tmp *= o
-        tmp *= dh
-        xp.add(dc_next, tmp, out=dc)
-        # c = f * c_prev + i * g
-        xp.multiply(dc, c_prev, out=df)
-        xp.multiply(dc, g, out=di)
-        xp.multiply(dc, i, out=dg)
-        xp.multiply(dc, f, out=dc_next)                      # flows to c_{t-1}
-        # through the nonlinearities: from dL/d(gate output) to dL/d(pre-activation a_t)
-        xp.subtract(1.0, a, out=slope)
-        xp.add(a, beta, out=slope_b)
-        slope *= slope_b
-        da *= slope
-        # a_t = x_t Wx + h_{t-1} Wh + b  ->  the part that flows back in time
-        xp.matmul(Wh, da.T, out=dh_next_T)
-    # Weight gradients: one GEMM each over all T*B rows instead of T small ones.
-    dg2 = dgates.reshape(T * B, 4 * H)
-    dWx = x.reshape(T * B, D).T @ dg2
-    # dWh = sum_t h_{t-1}^T da_t, where h_{t-1} is h0 for t = 1 and hs[t - 2] after that: two
-    # products instead of copying h0 and hs[:-1] into one (T, B, H) array first.
-    dWh = hs[:-1].reshape((T - 1) * B, H).T @ dg2[B:]
-    dWh += h0.T @ dg2[:B]
-    db = dg2.sum(axis=0)
-    dx = (dg2 @ Wx.T).reshape(T, B, D)
-    return dx, xp.ascontiguousarray(dh_next), dc_next, dWx, dWh, db
+    steps = cache.steps
+    first = steps[0]
+    xp = get_array_module(first.x)
+    T = len(steps)
+    if dhs is not None and dhs.shape != (T,) + first.h_prev.shape:
+        raise ValueError(f"lstm_backward: dhs must have shape {(T,) + first.h_prev.shape}, "
+                         f"got {dhs.shape}")
+    dx = xp.empty((T,) + first.x.shape, dtype=first.x.dtype)
+    dWx, dWh = xp.zeros_like(first.Wx), xp.zeros_like(first.Wh)
+    db = xp.zeros(first.Wx.shape[1], dtype=first.Wx.dtype)
+    dh_next = xp.zeros_like(first.h_prev) if dh_T is None else dh_T
+    dc_next = xp.zeros_like(first.c_prev) if dc_T is None else dc_T
+    for t in reversed(range(T)):
+        dh = dh_next if dhs is None else dhs[t] + dh_next      # from above + from the future
+        dx[t], dh_next, dc_next, dWx_t, dWh_t, db_t = lstm_step_backward(dh, dc_next, steps[t])
+        dWx += dWx_t
+        dWh += dWh_t
+        db += db_t
+    return dx, dh_next, dc_next, dWx, dWh, db
 
 
 # ----------------------------------------------------------------------------------------------
@@ -511,34 +496,39 @@ def rnn_step_forward(x, h_prev, Wx, Wh, b):
     Returns
     -------
     h : (B, H) float
-    cache : tuple for :func:`rnn_step_backward`
+    cache : RNNStepCache for :func:`rnn_step_backward`
     """
     h = get_array_module(x).tanh(x @ Wx + h_prev @ Wh + b)
-    return h, (x, h_prev, Wx, Wh, h)
+    return h, RNNStepCache(x, h_prev, Wx, Wh, h)
 
 
 def rnn_step_backward(dh, cache):
-    """Backward pass of one RNN step: tanh' = 1 - h^2, then the affine maps.
+    """Backward pass of one RNN step: through tanh (tanh' = 1 - h^2), then the affine maps.
+
+    Parameters
+    ----------
+    dh : (B, H) float, gradient with respect to the step's output ``h``
+    cache : RNNStepCache from :func:`rnn_step_forward`
 
     Returns
     -------
     dx : (B, D), dh_prev : (B, H), dWx : (D, H), dWh : (H, H), db : (H,)
     """
     x, h_prev, Wx, Wh, h = cache
-    da = dh * (1.0 - h * h)
+    da = dh * (1.0 - h * h)                    # (B, H)
     return da @ Wx.T, da @ Wh.T, x.T @ da, h_prev.T @ da, da.sum(axis=0)
 
 
 def rnn_forward(x, h0, Wx, Wh, b):
-    """A vanilla RNN over a sequence (a plain loop over :func:`rnn_step_forward`).
+    """A vanilla RNN over a sequence: :func:`rnn_step_forward` at t = 0, 1, ..., T-1.
 
     Parameters
     ----------
-    x : (T, B, D), h0 : (B, H) float
+    x : (T, B, D), h0 : (B, H), Wx : (D, H), Wh : (H, H), b : (H,) float
 
     Returns
     -------
-    hs : (T, B, H), h_T : (B, H), cache
+    hs : (T, B, H), h_T : (B, H), cache : ScanCache of the step caches
     """
     return _scan_forward(rnn_step_forward, x, h0, Wx, Wh, b)
 
@@ -546,9 +536,14 @@ def rnn_forward(x, h0, Wx, Wh, b):
 def rnn_backward(dhs, cache, dh_T=None):
     """Backpropagation through time for :func:`rnn_forward`.
 
+    Parameters
+    ----------
+    dhs : (T, B, H) or None, gradient from above at every step; dh_T : (B, H) or None
+    cache : ScanCache from :func:`rnn_forward`
+
     Returns
     -------
-    dx : (T, B, D), dh0 : (B, H), dWx, dWh, db
+    dx : (T, B, D), dh0 : (B, H), dWx : (D, H), dWh : (H, H), db : (H,)
     """
     return _scan_backward(rnn_step_backward, dhs, cache, dh_T)
 
@@ -574,7 +569,7 @@ def gru_step_forward(x, h_prev, Wx, Wh, bx, bh):
 
     Returns
     -------
-    h : (B, H), cache
+    h : (B, H), cache : GRUStepCache
     """
     xp = get_array_module(x)
     H = Wh.shape[0]
@@ -584,7 +579,7 @@ def gru_step_forward(x, h_prev, Wx, Wh, bx, bh):
     z = sigmoid(ax[:, H:2 * H] + ah[:, H:2 * H])
     n = xp.tanh(ax[:, 2 * H:] + r * ah[:, 2 * H:])
     h = (1.0 - z) * n + z * h_prev
-    return h, (x, h_prev, Wx, Wh, r, z, n, ah[:, 2 * H:])
+    return h, GRUStepCache(x, h_prev, Wx, Wh, r, z, n, ah[:, 2 * H:])
 
 
 def gru_step_backward(dh, cache):
@@ -609,11 +604,11 @@ def gru_step_backward(dh, cache):
 
 
 def gru_forward(x, h0, Wx, Wh, bx, bh):
-    """A GRU over a sequence (a plain loop over :func:`gru_step_forward`).
+    """A GRU over a sequence (a loop over :func:`gru_step_forward`).
 
     Returns
     -------
-    hs : (T, B, H), h_T : (B, H), cache
+    hs : (T, B, H), h_T : (B, H), cache : ScanCache
     """
     return _scan_forward(gru_step_forward, x, h0, Wx, Wh, bx, bh)
 
@@ -632,22 +627,22 @@ def gru_backward(dhs, cache, dh_T=None):
 # Through time for cells with one state vector (RNN, GRU): loops over the step functions
 # ----------------------------------------------------------------------------------------------
 def _scan_forward(step_forward, x, h0, *params):
-    """Run ``h_t, cache_t = step_forward(x_t, h_{t-1}, *params)`` for t = 1..T.
+    """Run ``h_t, cache_t = step_forward(x_t, h_{t-1}, *params)`` for t = 0..T-1.
 
-    Returns hs (T, B, H), h_T (B, H) and the list of step caches.
+    Returns hs (T, B, H), h_T (B, H) and a ScanCache of the step caches.
     """
     xp = get_array_module(x)
     hs = xp.empty((x.shape[0],) + h0.shape, dtype=x.dtype)
-    caches = []
+    steps = []
     h = h0
     for t in range(x.shape[0]):
-        h, step_cache = step_forward(x[t], h, *params)
+        h, step = step_forward(x[t], h, *params)
         hs[t] = h
-        caches.append(step_cache)
-    return hs, h, caches
+        steps.append(step)
+    return hs, h, ScanCache(steps)
 
 
-def _scan_backward(step_backward, dhs, caches, dh_T=None):
+def _scan_backward(step_backward, dhs, cache, dh_T=None):
     """Backpropagation through time over the step caches of :func:`_scan_forward`.
 
     At step t the hidden state receives the gradient from above (``dhs[t]``) plus the one flowing
@@ -655,14 +650,15 @@ def _scan_backward(step_backward, dhs, caches, dh_T=None):
 
     Returns dx (T, B, D), dh0 (B, H) and one summed gradient per parameter.
     """
-    x0, h0 = caches[0][:2]
+    steps = cache.steps
+    x0, h0 = steps[0].x, steps[0].h_prev
     xp = get_array_module(x0)
-    dx = xp.empty((len(caches),) + x0.shape, dtype=x0.dtype)
+    dx = xp.empty((len(steps),) + x0.shape, dtype=x0.dtype)
     totals = None
     dh_next = xp.zeros_like(h0) if dh_T is None else dh_T
-    for t in range(len(caches) - 1, -1, -1):
+    for t in reversed(range(len(steps))):
         dh = dh_next if dhs is None else dhs[t] + dh_next
-        dx[t], dh_next, *grads = step_backward(dh, caches[t])
+        dx[t], dh_next, *grads = step_backward(dh, steps[t])
         if totals is None:
             totals = [g.copy() for g in grads]
         else:

@@ -1,8 +1,13 @@
-"""Layers: modules that own parameters and call the forward/backward pairs of ``functional``.
+"""Layers: modules that own parameters and call forward/backward pairs.
 
 Each layer remembers the cache of its last ``forward`` call; ``backward(dout)`` consumes it,
 accumulates the parameter gradients into ``Parameter.grad`` and returns the gradient of the input.
 One forward, then one backward: the same rhythm as a training step.
+
+Which pairs a layer calls is its ``functional`` argument: the speed track
+:mod:`scratchlstm.nn.fast` by default, the reading track :mod:`scratchlstm.nn.functional`, or a
+student's workbook (see :func:`scratchlstm.nn.tracks.resolve_functional`). The numbers are the
+same; only the speed differs.
 
 Initial weights are drawn from a *host* NumPy generator passed in by the caller, so a model built
 with the same seed starts from the same numbers on CPU and GPU.
@@ -10,8 +15,9 @@ with the same seed starts from the same numbers on CPU and GPU.
 from __future__ import annotations
 
 from ..backend import default_rng, device_of, get_array_module, resolve_dtype, np
-from . import functional as F
+from . import fast
 from .module import Module, Parameter
+from .tracks import resolve_functional
 
 
 def _uniform(rng, bound, shape, dtype):
@@ -35,23 +41,22 @@ class Embedding(Module):
     """
 
     def __init__(self, num_embeddings: int, embedding_dim: int, rng=None, dtype="float32",
-                 init_range: float = 0.1):
+                 init_range: float = 0.1, functional=None):
         rng = rng if rng is not None else np.random.default_rng(0)
+        self.F = resolve_functional(functional)
         self.weight = Parameter(_uniform(rng, init_range, (num_embeddings, embedding_dim),
                                          resolve_dtype(dtype)))
         self._cache = None
 
     def forward(self, ids):
         """ids : (T, B) int -> (T, B, D) float"""
-        out, self._cache = F.embedding_forward(ids, self.weight.data)
+        out, self._cache = self.F.embedding_forward(ids, self.weight.data)
         return out
-
-    __call__ = forward
 
     def backward(self, dout) -> None:
         """dout : (T, B, D). Accumulates into ``weight.grad``; ids have no gradient."""
         _require_cache(self, self._cache)
-        self.weight.accumulate(F.embedding_backward(dout, self._cache))
+        self.weight.accumulate(self.F.embedding_backward(dout, self._cache))
         self._cache = None
 
 
@@ -65,9 +70,11 @@ class Linear(Module):
     """
 
     def __init__(self, in_features: int, out_features: int, rng=None, dtype="float32",
-                 init_range: float | None = None, tied_weight: Parameter | None = None):
+                 init_range: float | None = None, tied_weight: Parameter | None = None,
+                 functional=None):
         dtype = resolve_dtype(dtype)
         rng = rng if rng is not None else np.random.default_rng(0)
+        self.F = resolve_functional(functional)
         if tied_weight is not None:
             if tied_weight.shape != (out_features, in_features):
                 raise ValueError(f"Linear: tied weight must have shape ({out_features}, "
@@ -87,15 +94,13 @@ class Linear(Module):
 
     def forward(self, x):
         """x : (..., in_features) -> (..., out_features)"""
-        y, self._cache = F.affine_forward(x, self.W, self.bias.data)
+        y, self._cache = self.F.affine_forward(x, self.W, self.bias.data)
         return y
-
-    __call__ = forward
 
     def backward(self, dy):
         """dy : (..., out_features) -> dx : (..., in_features); accumulates weight/bias grads."""
         _require_cache(self, self._cache)
-        dx, dW, db = F.affine_backward(dy, self._cache)
+        dx, dW, db = self.F.affine_backward(dy, self._cache)
         self._cache = None
         tied = getattr(self, "tied_weight", None)
         if tied is not None:
@@ -113,9 +118,10 @@ class Dropout(Module):
     seeded by :meth:`seed` (the model seeds all its dropout layers from one number).
     """
 
-    def __init__(self, p: float = 0.0, locked: bool = False, seed: int = 0):
+    def __init__(self, p: float = 0.0, locked: bool = False, seed: int = 0, functional=None):
         if not 0.0 <= p < 1.0:
             raise ValueError(f"Dropout: p must be in [0, 1), got {p}")
+        self.F = resolve_functional(functional)
         self.p = float(p)
         self.locked = locked
         self._seed = seed
@@ -139,13 +145,16 @@ class Dropout(Module):
         if not self.training or self.p == 0.0:
             self._mask = None
             return x
-        out, self._mask = F.dropout_forward(x, self.p, self._generator(x), locked=self.locked)
+        out, self._mask = self.F.dropout_forward(x, self.p, self._generator(x), locked=self.locked)
         return out
 
-    __call__ = forward
-
     def backward(self, dout):
-        return F.dropout_backward(dout, self._mask)
+        return self.F.dropout_backward(dout, self._mask)
+
+
+def _next_cell(step):
+    """c_t of an LSTMStepCache, from what it holds: f * c_prev + i * g."""
+    return step.f * step.c_prev + step.i * step.g
 
 
 class LSTMLayer(Module):
@@ -157,9 +166,10 @@ class LSTMLayer(Module):
     """
 
     def __init__(self, input_size: int, hidden_size: int, rng=None, dtype="float32",
-                 init_range: float | None = None, forget_bias: float = 0.0):
+                 init_range: float | None = None, forget_bias: float = 0.0, functional=None):
         dtype = resolve_dtype(dtype)
         rng = rng if rng is not None else np.random.default_rng(0)
+        self.F = resolve_functional(functional)
         H = hidden_size
         bound = init_range if init_range is not None else 1.0 / np.sqrt(H)
         self.input_size, self.hidden_size = input_size, hidden_size
@@ -173,11 +183,13 @@ class LSTMLayer(Module):
 
     def forward(self, x, h0, c0):
         """x : (T, B, D), h0, c0 : (B, H) -> hs (T, B, H), (h_T, c_T)"""
-        hs, final, self._cache = F.lstm_forward(x, h0, c0, self.Wx.data, self.Wh.data, self.b.data,
-                                                workspace=self._workspace)
+        hs, final, self._cache = self.F.lstm_forward(x, h0, c0, self.Wx.data, self.Wh.data,
+                                                     self.b.data, **self._speed_options())
         return hs, final
 
-    __call__ = forward
+    def _speed_options(self) -> dict:
+        """The speed track reuses the layer's work arrays; other tracks take no such option."""
+        return {"workspace": self._workspace} if self.F is fast else {}
 
     def activations(self) -> dict:
         """What the layer computed in its last forward pass, for plots and lessons.
@@ -189,16 +201,28 @@ class LSTMLayer(Module):
         copy them to keep them)
         """
         _require_cache(self, self._cache)
-        gates, cs, hs = self._cache[5], self._cache[6], self._cache[8]
-        H = self.hidden_size
-        return {"i": gates[..., :H], "f": gates[..., H:2 * H], "g": gates[..., 2 * H:3 * H],
-                "o": gates[..., 3 * H:], "c": cs, "h": hs}
+        cache = self._cache
+        if isinstance(cache, fast.FastLSTMCache):
+            H = self.hidden_size
+            gates = cache.gates
+            return {"i": gates[..., :H], "f": gates[..., H:2 * H], "g": gates[..., 2 * H:3 * H],
+                    "o": gates[..., 3 * H:], "c": cache.cs, "h": cache.hs}
+        steps = getattr(cache, "steps", None)
+        if steps is None:
+            raise TypeError("activations() reads the cache of the library's lstm_forward (an "
+                            f"LSTMCache or FastLSTMCache), but this layer's cache is a "
+                            f"{type(cache).__name__}")
+        xp = get_array_module(steps[0].i)
+        out = {name: xp.stack([getattr(s, name) for s in steps]) for name in "ifgo"}
+        out["h"] = xp.stack([s.o * s.tanh_c for s in steps])
+        out["c"] = xp.stack([s.c_prev for s in steps[1:]] + [_next_cell(steps[-1])])
+        return out
 
     def backward(self, dhs, dh_T=None, dc_T=None):
         """-> dx (T, B, D), dh0 (B, H), dc0 (B, H); accumulates into Wx, Wh, b."""
         _require_cache(self, self._cache)
-        dx, dh0, dc0, dWx, dWh, db = F.lstm_backward(dhs, self._cache, dh_T, dc_T,
-                                                     workspace=self._workspace)
+        dx, dh0, dc0, dWx, dWh, db = self.F.lstm_backward(dhs, self._cache, dh_T, dc_T,
+                                                          **self._speed_options())
         self._cache = None
         self.Wx.accumulate(dWx)
         self.Wh.accumulate(dWh)
@@ -221,14 +245,16 @@ class LSTM(Module):
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, dropout: float = 0.0,
                  rng=None, dtype="float32", init_range: float | None = None,
-                 forget_bias: float = 0.0, locked_dropout: bool = False, seed: int = 0):
+                 forget_bias: float = 0.0, locked_dropout: bool = False, seed: int = 0,
+                 functional=None):
         if num_layers < 1:
             raise ValueError(f"LSTM: num_layers must be >= 1, got {num_layers}")
         rng = rng if rng is not None else np.random.default_rng(seed)
         self.input_size, self.hidden_size, self.num_layers = input_size, hidden_size, num_layers
         self.layers = [LSTMLayer(input_size if k == 0 else hidden_size, hidden_size, rng, dtype,
-                                 init_range, forget_bias) for k in range(num_layers)]
-        self.drops = [Dropout(dropout, locked=locked_dropout, seed=seed + k)
+                                 init_range, forget_bias, functional=functional)
+                       for k in range(num_layers)]
+        self.drops = [Dropout(dropout, locked=locked_dropout, seed=seed + k, functional=functional)
                       for k in range(num_layers - 1)]
 
     def init_state(self, batch_size: int):
@@ -254,8 +280,6 @@ class LSTM(Module):
                 out = self.drops[k](out)
         return out, (h_final, c_final)
 
-    __call__ = forward
-
     def backward(self, dhs, dstate=None):
         """dhs : (T, B, H) -> dx (T, B, D), (dh0, dc0) each (num_layers, B, H)"""
         xp = get_array_module(dhs)
@@ -276,9 +300,10 @@ class RNNLayer(Module):
     """One vanilla RNN layer over time: ``Wx (D, H)``, ``Wh (H, H)``, ``b (H,)``."""
 
     def __init__(self, input_size: int, hidden_size: int, rng=None, dtype="float32",
-                 init_range: float | None = None):
+                 init_range: float | None = None, functional=None):
         dtype = resolve_dtype(dtype)
         rng = rng if rng is not None else np.random.default_rng(0)
+        self.F = resolve_functional(functional)
         bound = init_range if init_range is not None else 1.0 / np.sqrt(hidden_size)
         self.Wx = Parameter(_uniform(rng, bound, (input_size, hidden_size), dtype))
         self.Wh = Parameter(_uniform(rng, bound, (hidden_size, hidden_size), dtype))
@@ -287,14 +312,12 @@ class RNNLayer(Module):
 
     def forward(self, x, h0):
         """x : (T, B, D), h0 : (B, H) -> hs (T, B, H), (h_T,)"""
-        hs, h_T, self._cache = F.rnn_forward(x, h0, self.Wx.data, self.Wh.data, self.b.data)
+        hs, h_T, self._cache = self.F.rnn_forward(x, h0, self.Wx.data, self.Wh.data, self.b.data)
         return hs, (h_T,)
-
-    __call__ = forward
 
     def backward(self, dhs, dh_T=None):
         _require_cache(self, self._cache)
-        dx, dh0, dWx, dWh, db = F.rnn_backward(dhs, self._cache, dh_T)
+        dx, dh0, dWx, dWh, db = self.F.rnn_backward(dhs, self._cache, dh_T)
         self._cache = None
         self.Wx.accumulate(dWx)
         self.Wh.accumulate(dWh)
@@ -306,9 +329,10 @@ class GRULayer(Module):
     """One GRU layer over time (PyTorch's formulation): ``Wx (D, 3H)``, ``Wh (H, 3H)``, two biases."""
 
     def __init__(self, input_size: int, hidden_size: int, rng=None, dtype="float32",
-                 init_range: float | None = None):
+                 init_range: float | None = None, functional=None):
         dtype = resolve_dtype(dtype)
         rng = rng if rng is not None else np.random.default_rng(0)
+        self.F = resolve_functional(functional)
         H = hidden_size
         bound = init_range if init_range is not None else 1.0 / np.sqrt(H)
         self.Wx = Parameter(_uniform(rng, bound, (input_size, 3 * H), dtype))
@@ -318,14 +342,12 @@ class GRULayer(Module):
         self._cache = None
 
     def forward(self, x, h0):
-        hs, h_T, self._cache = F.gru_forward(x, h0, self.Wx.data, self.Wh.data, self.bx.data, self.bh.data)
+        hs, h_T, self._cache = self.F.gru_forward(x, h0, self.Wx.data, self.Wh.data, self.bx.data, self.bh.data)
         return hs, (h_T,)
-
-    __call__ = forward
 
     def backward(self, dhs, dh_T=None):
         _require_cache(self, self._cache)
-        dx, dh0, dWx, dWh, dbx, dbh = F.gru_backward(dhs, self._cache, dh_T)
+        dx, dh0, dWx, dWh, dbx, dbh = self.F.gru_backward(dhs, self._cache, dh_T)
         self._cache = None
         for p, g in ((self.Wx, dWx), (self.Wh, dWh), (self.bx, dbx), (self.bh, dbh)):
             p.accumulate(g)
@@ -343,14 +365,15 @@ class RecurrentStack(Module):
 
     def __init__(self, cell: str, input_size: int, hidden_size: int, num_layers: int = 1,
                  dropout: float = 0.0, rng=None, dtype="float32", init_range: float | None = None,
-                 locked_dropout: bool = False, seed: int = 0):
+                 locked_dropout: bool = False, seed: int = 0, functional=None):
         if cell not in self.CELLS:
             raise ValueError(f"cell must be one of {sorted(self.CELLS)}, got {cell!r}")
         rng = rng if rng is not None else np.random.default_rng(seed)
         self.cell, self.hidden_size, self.num_layers = cell, hidden_size, num_layers
         self.layers = [self.CELLS[cell](input_size if k == 0 else hidden_size, hidden_size, rng, dtype,
-                                        init_range) for k in range(num_layers)]
-        self.drops = [Dropout(dropout, locked=locked_dropout, seed=seed + k) for k in range(num_layers - 1)]
+                                        init_range, functional=functional) for k in range(num_layers)]
+        self.drops = [Dropout(dropout, locked=locked_dropout, seed=seed + k, functional=functional)
+                      for k in range(num_layers - 1)]
 
     def init_state(self, batch_size: int):
         return (self.xp.zeros((self.num_layers, batch_size, self.hidden_size), dtype=self.dtype),)
@@ -368,8 +391,6 @@ class RecurrentStack(Module):
             if k < self.num_layers - 1:
                 out = self.drops[k](out)
         return out, (h_final,)
-
-    __call__ = forward
 
     def backward(self, dhs, dstate=None):
         dh0 = get_array_module(dhs).empty((self.num_layers,) + dhs.shape[1:], dtype=dhs.dtype)

@@ -82,6 +82,14 @@ class Module:
 
     training: bool = True
 
+    def __call__(self, *args, **kwargs):
+        """``module(x)`` runs ``module.forward(x)``: defined here once, so that a subclass that
+        overrides ``forward`` is always the one called."""
+        return self.forward(*args, **kwargs)
+
+    def forward(self, *args, **kwargs):  # pragma: no cover - every layer defines its own
+        raise NotImplementedError(f"{type(self).__name__} does not define forward()")
+
     # -- discovery ---------------------------------------------------------------------------
     def _children(self) -> Iterator[tuple[str, object]]:
         for name, value in vars(self).items():

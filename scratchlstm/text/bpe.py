@@ -25,7 +25,9 @@ Decoding does not care, and WikiText-2 at 8,000 tokens has no such duplicate.)
 
 Training cost
 -------------
-A naive trainer recounts all pairs after every merge: ``O(merges x corpus)``. This one keeps
+The plain trainer, :func:`learn_merges` (the reading track, rebuilt in the workbook), recounts
+all pairs after every merge: ``O(merges x corpus)``. :meth:`BPETokenizer.fit` (the speed track,
+proved to learn the same merges) keeps
 
 * ``pair_counts``: pair -> weighted count,
 * ``pair_words``: pair -> set of the (distinct) chunks containing it,
@@ -75,6 +77,84 @@ def merge_pair(ids: list[int], pair: tuple[int, int], new_id: int) -> list[int]:
             out.append(ids[i])
             i += 1
     return out
+
+
+def count_pairs(words: list[list[int]], freqs: list[int]) -> Counter:
+    """How often each adjacent pair of ids occurs, each word weighted by its frequency.
+
+    ``count_pairs([[1, 2, 3], [1, 2]], [5, 2]) == {(1, 2): 7, (2, 3): 5}``
+
+    Parameters
+    ----------
+    words : list of id lists, one per distinct chunk
+    freqs : list of int, how often each chunk occurs in the corpus
+
+    Returns
+    -------
+    Counter mapping ``(left id, right id)`` to its weighted count
+    """
+    counts: Counter = Counter()
+    for word, freq in zip(words, freqs):
+        for pair in zip(word, word[1:]):
+            counts[pair] += freq
+    return counts
+
+
+def learn_merges(chunk_counts: Mapping[bytes, int], num_merges: int,
+                 first_id: int = 256) -> list[tuple[int, int]]:
+    """Learn BPE merges by recounting every pair before each merge (the plain trainer).
+
+    Each round merges the most frequent pair everywhere. Ties go to the pair whose byte strings
+    ``(left, right)`` compare smallest, then to the smaller ids. Merge ``k`` creates id
+    ``first_id + k``. Stops early when no pair is left. :meth:`BPETokenizer.fit` learns the same
+    merges faster, by updating only the counts that a merge changes.
+
+    Parameters
+    ----------
+    chunk_counts : mapping from a chunk's UTF-8 bytes to how often it occurs
+    num_merges : int >= 0
+    first_id : int, the id of the first new token (256 + the number of special tokens)
+
+    Returns
+    -------
+    list of ``(left id, right id)`` pairs, in the order learned
+    """
+    words = [list(chunk) for chunk in chunk_counts]       # each chunk starts as its bytes
+    freqs = list(chunk_counts.values())
+    token_bytes = {b: bytes([b]) for b in range(256)}     # what each id spells
+    merges: list[tuple[int, int]] = []
+    for k in range(num_merges):
+        counts = count_pairs(words, freqs)
+        if not counts:
+            break
+        best = min(counts, key=lambda p: (-counts[p], token_bytes[p[0]], token_bytes[p[1]], p))
+        new_id = first_id + k
+        token_bytes[new_id] = token_bytes[best[0]] + token_bytes[best[1]]
+        merges.append(best)
+        words = [merge_pair(word, best, new_id) for word in words]
+    return merges
+
+
+def encode_chunk(ids: list[int], ranks: Mapping[tuple[int, int], int]) -> list[int]:
+    """Apply learned merges to one chunk: the present pair learned earliest first, until none apply.
+
+    Parameters
+    ----------
+    ids : list of int, the chunk's bytes (or ids)
+    ranks : mapping from a merged pair to the id it creates; ids grow with the order of
+        learning, so the smallest id is the earliest merge
+
+    Returns
+    -------
+    list of int, the chunk's tokens
+    """
+    while len(ids) > 1:
+        # The present pair learned earliest; unknown pairs rank "infinitely late".
+        best = min(zip(ids, ids[1:]), key=lambda p: ranks.get(p, float("inf")))
+        if best not in ranks:
+            break
+        ids = merge_pair(ids, best, ranks[best])
+    return ids
 
 
 class BPETokenizer(Tokenizer):
@@ -268,17 +348,8 @@ class BPETokenizer(Tokenizer):
         return None
 
     def _bpe(self, chunk: str) -> list[int]:
-        """Encode one chunk: start from bytes, apply the lowest-rank merge until none applies."""
-        ids = list(chunk.encode("utf-8"))
-        ranks = self._ranks
-        while len(ids) > 1:
-            # The present pair learned earliest. Unknown pairs rank "infinitely late".
-            best = min(zip(ids, ids[1:]), key=lambda p: ranks.get(p, 1 << 62))
-            new_id = ranks.get(best)
-            if new_id is None:
-                break
-            ids = merge_pair(ids, best, new_id)
-        return ids
+        """Encode one chunk: its bytes, then the learned merges (see :func:`encode_chunk`)."""
+        return encode_chunk(list(chunk.encode("utf-8")), self._ranks)
 
     def encode(self, text: str) -> list[int]:
         """Ids of ``text``: special tokens as single ids, everything else BPE over bytes."""
