@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import ast
 import json
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
@@ -20,6 +21,7 @@ from scratchlstm.text import (CORPORA, BPETokenizer, CharTokenizer, CorpusSpec, 
                               download_file, load_corpus, load_splits, load_text, load_tokenizer,
                               merge_pair, num_windows, pretokenize, resolve_data_dir, sha256_of,
                               split_text, tokenizer_from_dict, validate_ids)
+from scratchlstm.text.bpe import learn_merges
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -271,23 +273,10 @@ def test_bpe_first_merges_on_a_hand_worked_example():
 
 
 def naive_bpe_merges(text: str, n_merges: int, n_specials: int = 1) -> list[tuple[int, int]]:
-    """The obvious trainer: recount every pair from scratch before each merge (slow, clearly
-    right). Same rule: highest count, then smallest (left bytes, right bytes), then smallest ids;
-    merge k creates id 256 + n_specials + k."""
-    from collections import Counter
-    table = {b: bytes([b]) for b in range(256)}
-    words = [list(chunk.encode()) for chunk in pretokenize(text)]
-    merges = []
-    for k in range(n_merges):
-        counts = Counter(p for w in words for p in zip(w, w[1:]))
-        if not counts:
-            break
-        best = min(counts, key=lambda p: (-counts[p], table[p[0]], table[p[1]], p))
-        new_id = 256 + n_specials + k
-        table[new_id] = table[best[0]] + table[best[1]]
-        merges.append(best)
-        words = [merge_pair(w, best, new_id) for w in words]
-    return merges
+    """The plain trainer of the reading track, :func:`learn_merges`, which recounts every pair
+    before each merge (slow, clearly right), on the chunks of ``text``."""
+    chunk_counts = Counter(chunk.encode("utf-8") for chunk in pretokenize(text))
+    return learn_merges(chunk_counts, n_merges, first_id=256 + n_specials)
 
 
 def test_bpe_incremental_training_equals_naive_recount():

@@ -78,65 +78,6 @@ def test_lstm_step_backward_through_the_cell_output(rng):
     assert check_function(forward, backward, [x[0], h0, c0, Wx, Wh, b]).worst < TOL
 
 
-def test_fast_lstm_forward_equals_the_step_loop(rng):
-    """The optimised lstm_forward computes the very same numbers as calling the step T times."""
-    x, h0, c0, Wx, Wh, b = make_lstm_inputs(rng, T=7)
-    hs, (h_T, c_T), _ = F.lstm_forward(x, h0, c0, Wx, Wh, b)
-    h, c = h0, c0
-    for t in range(x.shape[0]):
-        h, c, _ = F.lstm_step_forward(x[t], h, c, Wx, Wh, b)
-        assert numpy.allclose(hs[t], h, atol=1e-14)
-    assert numpy.allclose(h_T, h, atol=1e-14) and numpy.allclose(c_T, c, atol=1e-14)
-
-
-def test_fast_lstm_backward_equals_the_step_loop(rng):
-    """Backprop through time by hand (step_backward, reversed) equals the fused lstm_backward."""
-    x, h0, c0, Wx, Wh, b = make_lstm_inputs(rng, T=5)
-    hs, _, cache = F.lstm_forward(x, h0, c0, Wx, Wh, b)
-    dhs = rng.standard_normal(hs.shape)
-    fast = F.lstm_backward(dhs, cache)
-
-    caches, h, c = [], h0, c0
-    for t in range(x.shape[0]):
-        h, c, step_cache = F.lstm_step_forward(x[t], h, c, Wx, Wh, b)
-        caches.append(step_cache)
-    dx = numpy.zeros_like(x)
-    dWx, dWh, db = numpy.zeros_like(Wx), numpy.zeros_like(Wh), numpy.zeros_like(b)
-    dh_next, dc_next = numpy.zeros_like(h0), numpy.zeros_like(c0)
-    for t in reversed(range(x.shape[0])):
-        dx[t], dh_next, dc_next, dWx_t, dWh_t, db_t = F.lstm_step_backward(dhs[t] + dh_next, dc_next, caches[t])
-        dWx += dWx_t
-        dWh += dWh_t
-        db += db_t
-    for got, want in zip(fast, (dx, dh_next, dc_next, dWx, dWh, db)):
-        assert relative_error(got, want) < 1e-12
-
-
-def test_a_workspace_reuses_memory_and_changes_no_number(rng):
-    """A layer passes a ``workspace`` dict so that window after window reuses the same big
-    arrays (fresh memory costs page faults). Two questions: are the results those of fresh
-    arrays, and is the memory really reused? Two windows of different data through one
-    workspace give exactly the numbers of calls without one, and the second window's cache holds
-    the very array objects of the first."""
-    workspace = {}
-    caches = []
-    for window in range(2):
-        x, h0, c0, Wx, Wh, b = make_lstm_inputs(rng, T=5)
-        dhs = rng.standard_normal((5, 3, 6))
-        dh_T, dc_T = rng.standard_normal((2, 3, 6))
-        hs, final, cache = F.lstm_forward(x, h0, c0, Wx, Wh, b, workspace=workspace)
-        grads = F.lstm_backward(dhs, cache, dh_T, dc_T, workspace=workspace)
-        hs_ref, final_ref, cache_ref = F.lstm_forward(x, h0, c0, Wx, Wh, b)
-        grads_ref = F.lstm_backward(dhs, cache_ref, dh_T, dc_T)
-        assert numpy.array_equal(hs, hs_ref)
-        assert all(numpy.array_equal(a, r) for a, r in zip(final, final_ref))
-        assert all(numpy.array_equal(a, r) for a, r in zip(grads, grads_ref))
-        caches.append(cache)
-    gates_index = 5
-    assert caches[0][gates_index] is caches[1][gates_index] is workspace["gates"]
-    assert set(workspace) == {"gates", "cs", "tanh_cs", "dgates"}
-
-
 def test_lstm_backward_of_a_single_step(rng):
     """With T = 1 the only h_{t-1} is h0 (hs[:-1] is empty): the gradients are still exact."""
     x, h0, c0, Wx, Wh, b = make_lstm_inputs(rng, T=1)
