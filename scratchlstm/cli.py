@@ -148,6 +148,11 @@ def build_parser() -> argparse.ArgumentParser:
     w.add_argument("--host", default="127.0.0.1")
     w.add_argument("--port", type=int, default=8000)
     device_option(w)
+
+    # ---- workbook ----------------------------------------------------------------------------
+    from .workbook.cli import add_parser as add_workbook_parser
+
+    add_workbook_parser(sub)
     return parser
 
 
@@ -291,6 +296,12 @@ def cmd_serve(args) -> int:
     return EXIT_OK
 
 
+def cmd_workbook(args) -> int:
+    from .workbook.cli import run
+
+    return run(args)
+
+
 def main(argv=None) -> int:
     from .backend import DeviceError
     from .checkpoint import CheckpointError
@@ -302,7 +313,7 @@ def main(argv=None) -> int:
         parser.print_help()
         return EXIT_USAGE
     handler = {"train": cmd_train, "evaluate": cmd_evaluate, "generate": cmd_generate,
-               "gradcheck": cmd_gradcheck, "serve": cmd_serve}[args.command]
+               "gradcheck": cmd_gradcheck, "serve": cmd_serve, "workbook": cmd_workbook}[args.command]
     try:
         return handler(args)
     except TrainingDiverged as exc:
