@@ -111,6 +111,9 @@ def build_parser() -> argparse.ArgumentParser:
                    "(default runs/<data>-<tokenizer>)")
     t.add_argument("--resume", metavar="CHECKPOINT", help="continue from a last.npz checkpoint")
     t.add_argument("--samples", type=int, default=1, help="sample texts to print at the end (default 1)")
+    t.add_argument("--functional", metavar="TRACK_OR_DIR", default=None,
+                   help="the forward/backward functions the layers run: fast (default), reading "
+                        "(the plain reference), or a workbook folder: train your own LSTM")
     device_option(t)
 
     # ---- evaluate ----------------------------------------------------------------------------
@@ -224,7 +227,8 @@ def cmd_train(args) -> int:
         print(f"data: {settings['data']} | tokenizer: {settings['tokenizer']} | device: {device}")
         ids, chars = prepare_data(settings["data"], tokenizer, settings["data_dir"], max_chars=args.max_chars)
         seed = settings["train"].get("seed", 0)
-        model = LSTMLanguageModel(tokenizer.vocab_size, seed=seed, device=device, **settings["model"])
+        model = LSTMLanguageModel(tokenizer.vocab_size, seed=seed, device=device,
+                                  functional=args.functional, **settings["model"])
         print(f"{model}\ntrain tokens: {ids['train'].size:,} | vocabulary: {tokenizer.vocab_size:,}")
         trainer = Trainer(model, ids, settings["train"], tokenizer=tokenizer, out_dir=settings["out"], chars=chars)
         trainer.extra_meta["cli_settings"] = settings

@@ -313,6 +313,12 @@ def clip_grad_norm(params, max_norm: float) -> float:
     (Pascanu et al. 2013). Call it after every ``backward`` (tied weights already hold their
     summed gradient) and before ``optimizer.step()``.
 
+    Parameters
+    ----------
+    params : list of Parameter (anything with a ``.grad`` array), or a Module; the gradients
+        are scaled in place
+    max_norm : float > 0
+
     Returns
     -------
     float : the norm *before* clipping (useful to log; inf/nan signals a diverged step)

@@ -1,4 +1,5 @@
-"""Shared fixtures: a seeded generator, the shared data folder, and GPU availability."""
+"""Shared fixtures: a seeded generator, the shared data folder, GPU availability, and the target
+of the ladder (the library, or a student's workbook with ``--workbook DIR``)."""
 import os
 from pathlib import Path
 
@@ -7,14 +8,45 @@ import pytest
 from scratchlstm.backend import gpu_available, np
 
 
+def pytest_addoption(parser):
+    parser.addoption("--workbook", metavar="DIR", default=None,
+                     help="grade a workbook (python -m scratchlstm workbook new DIR) instead of the "
+                          "library: only the tests of workbook functions run")
+
+
 def pytest_collection_modifyitems(config, items):
-    """Skip tests marked ``gpu`` with a reason when CuPy or a GPU is missing."""
+    """Skip tests marked ``gpu`` when CuPy or a GPU is missing; with ``--workbook``, keep only the
+    tests that exercise workbook functions (those that use the ``impl`` fixture)."""
+    if config.getoption("--workbook"):
+        kept = [item for item in items if "impl" in getattr(item, "fixturenames", ())]
+        dropped = [item for item in items if item not in kept]
+        if dropped:
+            config.hook.pytest_deselected(items=dropped)
+            items[:] = kept
     if gpu_available():
         return
     skip_gpu = pytest.mark.skip(reason="needs CuPy and a CUDA GPU (pip install scratchlstm[gpu])")
     for item in items:
         if "gpu" in item.keywords:
             item.add_marker(skip_gpu)
+
+
+@pytest.fixture(scope="session")
+def impl(request):
+    """The functions under test, by name: ``impl.lstm_step_forward``. The library's reading track
+    by default; with ``--workbook DIR`` the student's functions (a stub skips its tests)."""
+    from scratchlstm.workbook.testing import GradedWorkbook, library_namespace
+
+    path = request.config.getoption("--workbook")
+    return GradedWorkbook(path) if path else library_namespace()
+
+
+@pytest.fixture
+def ladder(impl):
+    """``ladder(name)``: climb the whole grading ladder for ``impl``'s function ``name``."""
+    from scratchlstm.workbook.testing import run_ladder
+
+    return lambda name: run_ladder(name, impl)
 
 
 @pytest.fixture

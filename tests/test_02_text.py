@@ -732,3 +732,12 @@ def test_text_package_imports_numpy_only_through_the_backend():
             elif isinstance(node, ast.ImportFrom) and node.level == 0:
                 names = [node.module or ""]
             assert not any(n.split(".")[0] in ("numpy", "cupy") for n in names), path
+
+
+# ----------------------------------------------------------------------------------------------
+# The workbook ladder (bpe.py): values, integration, for the library by default
+# and for a student's workbook with `python -m pytest tests/ --workbook DIR`
+# ----------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("name", ('count_pairs', 'merge_pair', 'learn_merges', 'encode_chunk'))
+def test_ladder(ladder, name):
+    ladder(name)

@@ -7,20 +7,8 @@ import pytest
 
 from scratchlstm.data import prepare_data
 from scratchlstm.nn.functional import softmax_cross_entropy
+from scratchlstm.solutions import bigram_counts, bigram_cross_entropy
 from scratchlstm.text import CharTokenizer, WordTokenizer
-
-
-def bigram_counts(ids, V):
-    """N[a, b] = number of times id b follows id a (a scatter-add over the pairs)."""
-    N = numpy.zeros((V, V))
-    numpy.add.at(N, (ids[:-1], ids[1:]), 1)
-    return N
-
-
-def cross_entropy(P, ids):
-    """Average negative log-likelihood, in nats, of ids[1:] given ids[:-1] under bigram model P."""
-    with numpy.errstate(divide="ignore"):
-        return float(-numpy.log(P[ids[:-1], ids[1:]]).mean())
 
 
 @pytest.fixture(scope="module")
@@ -73,7 +61,7 @@ def test_exercise_3_2_bigram_counts_by_hand():
     assert (N[1, 2], N[2, 2], N[2, 1], N.sum()) == (1, 1, 1, 3)
     P = N / numpy.maximum(N.sum(axis=1, keepdims=True), 1)
     assert (P[1, 2], P[2, 2], P[2, 1]) == (1.0, 0.5, 0.5)
-    ce = cross_entropy(P, ids)
+    ce = bigram_cross_entropy(P, ids)
     assert math.isclose(ce, 2 * math.log(2) / 3, rel_tol=1e-12)
     assert math.isclose(math.exp(ce), 2 ** (2 / 3), rel_tol=1e-12)
 
@@ -96,10 +84,10 @@ def test_exercise_3_3_add_one_smoothing(covid_chars):
     a, b = map(int, numpy.argwhere((N == 0) & (totals[:, None] > 0))[0])
     assert math.isclose(P1[a, b], 1.0 / (totals[a] + V), rel_tol=1e-12)
     assert numpy.allclose(P1[tok.unk_id], 1.0 / V)
-    assert math.isfinite(cross_entropy(P1, ids["valid"]))
+    assert math.isfinite(bigram_cross_entropy(P1, ids["valid"]))
     P_mle = N / numpy.maximum(totals[:, None], 1)
-    assert math.isinf(cross_entropy(P_mle, ids["valid"]))
-    assert cross_entropy(P1, ids["train"]) >= cross_entropy(P_mle, ids["train"])
+    assert math.isinf(bigram_cross_entropy(P_mle, ids["valid"]))
+    assert bigram_cross_entropy(P1, ids["train"]) >= bigram_cross_entropy(P_mle, ids["train"])
 
 
 def test_exercise_3_4_bits_per_character_two_ways(covid_chars):
@@ -126,7 +114,7 @@ def test_exercise_3_4_bits_per_character_two_ways(covid_chars):
 
     V = char_tok.vocab_size
     uniform = numpy.full((V, V), 1.0 / V)
-    ce = cross_entropy(uniform, char_ids["valid"])
+    ce = bigram_cross_entropy(uniform, char_ids["valid"])
     assert math.isclose(ce / math.log(2), math.log2(V), rel_tol=1e-12)
 
 

@@ -18,20 +18,20 @@ def make_lstm_inputs(rng, T=4, B=3, D=5, H=6, scale=0.5):
     return x, h0, c0, Wx, Wh, b
 
 
-def test_lstm_step_with_zero_weights():
+def test_lstm_step_with_zero_weights(impl):
     """With all weights zero every gate is sigmoid(0) = 1/2 and the candidate is tanh(0) = 0.
 
     So c = f * c_prev + i * g = c_prev / 2, and h = o * tanh(c) = tanh(c_prev / 2) / 2.
     """
     B, D, H = 2, 3, 4
     c_prev = numpy.full((B, H), 2.0)
-    h, c, _ = F.lstm_step_forward(numpy.ones((B, D)), numpy.ones((B, H)), c_prev,
+    h, c, _ = impl.lstm_step_forward(numpy.ones((B, D)), numpy.ones((B, H)), c_prev,
                                   numpy.zeros((D, 4 * H)), numpy.zeros((H, 4 * H)), numpy.zeros(4 * H))
     assert numpy.allclose(c, 1.0)
     assert numpy.allclose(h, 0.5 * numpy.tanh(1.0))
 
 
-def test_forget_gate_bias_keeps_the_cell():
+def test_forget_gate_bias_keeps_the_cell(impl):
     """A forget-gate bias of +30 makes f = 1 and an input bias of -30 makes i = 0: c_t = c_{t-1}.
 
     This is the "conveyor belt": information in the cell passes unchanged through the step.
@@ -42,57 +42,57 @@ def test_forget_gate_bias_keeps_the_cell():
     b[H:2 * H] = 30.0    # forget gate open (keep everything)
     rng = numpy.random.default_rng(0)
     c_prev = rng.standard_normal((B, H))
-    _, c, _ = F.lstm_step_forward(rng.standard_normal((B, D)), rng.standard_normal((B, H)), c_prev,
+    _, c, _ = impl.lstm_step_forward(rng.standard_normal((B, D)), rng.standard_normal((B, H)), c_prev,
                                   rng.standard_normal((D, 4 * H)) * 0.1,
                                   rng.standard_normal((H, 4 * H)) * 0.1, b)
     assert numpy.allclose(c, c_prev, atol=1e-12)
 
 
-def test_lstm_step_backward_matches_finite_differences(rng):
+def test_lstm_step_backward_matches_finite_differences(impl, rng):
     """Every gradient of one LSTM step (x, h_prev, c_prev, Wx, Wh, b), for the loss sum(h * w)."""
     x, h0, c0, Wx, Wh, b = make_lstm_inputs(rng)
 
     def forward(x, h_prev, c_prev, Wx, Wh, b):
-        h, c, cache = F.lstm_step_forward(x, h_prev, c_prev, Wx, Wh, b)
+        h, c, cache = impl.lstm_step_forward(x, h_prev, c_prev, Wx, Wh, b)
         return h, cache
 
     def backward(dh, cache):
-        return F.lstm_step_backward(dh, numpy.zeros_like(dh), cache)
+        return impl.lstm_step_backward(dh, numpy.zeros_like(dh), cache)
 
     result = check_function(forward, backward, [x[0], h0, c0, Wx, Wh, b],
                             names=["x", "h_prev", "c_prev", "Wx", "Wh", "b"])
     assert result.worst < TOL, str(result)
 
 
-def test_lstm_step_backward_through_the_cell_output(rng):
+def test_lstm_step_backward_through_the_cell_output(impl, rng):
     """The cell state is an output too: a loss on c checks the dc path alone."""
     x, h0, c0, Wx, Wh, b = make_lstm_inputs(rng)
 
     def forward(x, h_prev, c_prev, Wx, Wh, b):
-        h, c, cache = F.lstm_step_forward(x, h_prev, c_prev, Wx, Wh, b)
+        h, c, cache = impl.lstm_step_forward(x, h_prev, c_prev, Wx, Wh, b)
         return c, cache
 
     def backward(dc, cache):
-        return F.lstm_step_backward(numpy.zeros_like(dc), dc, cache)
+        return impl.lstm_step_backward(numpy.zeros_like(dc), dc, cache)
 
     assert check_function(forward, backward, [x[0], h0, c0, Wx, Wh, b]).worst < TOL
 
 
-def test_lstm_backward_of_a_single_step(rng):
+def test_lstm_backward_of_a_single_step(impl, rng):
     """With T = 1 the only h_{t-1} is h0 (hs[:-1] is empty): the gradients are still exact."""
     x, h0, c0, Wx, Wh, b = make_lstm_inputs(rng, T=1)
 
     def forward(x, h0, c0, Wx, Wh, b):
-        hs, _, cache = F.lstm_forward(x, h0, c0, Wx, Wh, b)
+        hs, _, cache = impl.lstm_forward(x, h0, c0, Wx, Wh, b)
         return hs, cache
 
     def backward(dhs, cache):
-        return F.lstm_backward(dhs, cache)
+        return impl.lstm_backward(dhs, cache)
 
     assert check_function(forward, backward, [x, h0, c0, Wx, Wh, b]).worst < TOL
 
 
-def test_lstm_through_time_gradients_including_final_state(rng):
+def test_lstm_through_time_gradients_including_final_state(impl, rng):
     """Gradients flow from hs *and* from the final state (h_T, c_T) back to every input.
 
     The loss is sum(hs * w1) + sum(h_T * w2) + sum(c_T * w3); stacking layers and truncated BPTT
@@ -101,13 +101,13 @@ def test_lstm_through_time_gradients_including_final_state(rng):
     x, h0, c0, Wx, Wh, b = make_lstm_inputs(rng)
 
     def forward(x, h0, c0, Wx, Wh, b):
-        hs, (h_T, c_T), cache = F.lstm_forward(x, h0, c0, Wx, Wh, b)
+        hs, (h_T, c_T), cache = impl.lstm_forward(x, h0, c0, Wx, Wh, b)
         out = numpy.concatenate([hs, h_T[None], c_T[None]], axis=0)
         return out, cache
 
     def backward(dout, cache):
         T = dout.shape[0] - 2
-        return F.lstm_backward(dout[:T], cache, dh_T=dout[T], dc_T=dout[T + 1])
+        return impl.lstm_backward(dout[:T], cache, dh_T=dout[T], dc_T=dout[T + 1])
 
     result = check_function(forward, backward, [x, h0, c0, Wx, Wh, b],
                             names=["x", "h0", "c0", "Wx", "Wh", "b"])
@@ -115,12 +115,12 @@ def test_lstm_through_time_gradients_including_final_state(rng):
 
 
 @pytest.mark.parametrize("dtype", [numpy.float32, numpy.float64])
-def test_lstm_preserves_dtype(rng, dtype):
+def test_lstm_preserves_dtype(impl, rng, dtype):
     """An LSTM fed float32 computes in float32 end to end (no silent upcast to float64)."""
     arrays = [a.astype(dtype) for a in make_lstm_inputs(rng)]
-    hs, (h_T, c_T), cache = F.lstm_forward(*arrays)
+    hs, (h_T, c_T), cache = impl.lstm_forward(*arrays)
     assert hs.dtype == h_T.dtype == c_T.dtype == dtype
-    assert all(g.dtype == dtype for g in F.lstm_backward(hs, cache))
+    assert all(g.dtype == dtype for g in impl.lstm_backward(hs, cache))
 
 
 def test_lstm_rejects_wrong_shapes(rng):
@@ -135,7 +135,7 @@ def test_lstm_rejects_wrong_shapes(rng):
 # ----------------------------------------------------------------------------------------------
 # Exercises of lesson 6 (lessons/06_lstm_cell.ipynb)
 # ----------------------------------------------------------------------------------------------
-def test_exercise_6_1_a_step_computed_by_hand():
+def test_exercise_6_1_a_step_computed_by_hand(impl):
     """Exercise 6.1: choose Wx so that i = 0.8, f = 0.5, g = 0.6, o = 0.25; predict c and h.
 
     With x = 1, h_prev = 0 and b = 0 the pre-activations are just the entries of Wx. Using
@@ -144,7 +144,7 @@ def test_exercise_6_1_a_step_computed_by_hand():
     c = f c_prev + i g = 0.5 + 0.48 = 0.98 and h = o tanh(c) = 0.25 tanh(0.98).
     """
     Wx = numpy.array([[numpy.log(4), 0.0, numpy.log(2), -numpy.log(3)]])
-    h, c, cache = F.lstm_step_forward(numpy.ones((1, 1)), numpy.zeros((1, 1)), numpy.ones((1, 1)),
+    h, c, cache = impl.lstm_step_forward(numpy.ones((1, 1)), numpy.zeros((1, 1)), numpy.ones((1, 1)),
                                       Wx, numpy.zeros((1, 4)), numpy.zeros(4))
     i, f, g, o = (gate.item() for gate in (cache.i, cache.f, cache.g, cache.o))
     assert numpy.allclose([i, f, g, o], [0.8, 0.5, 0.6, 0.25], atol=1e-15)
@@ -152,7 +152,7 @@ def test_exercise_6_1_a_step_computed_by_hand():
     assert numpy.isclose(h.item(), 0.25 * numpy.tanh(0.98), atol=1e-15)
 
 
-def test_exercise_6_2_an_open_forget_gate_carries_value_and_gradient_unchanged(rng):
+def test_exercise_6_2_an_open_forget_gate_carries_value_and_gradient_unchanged(impl, rng):
     """Exercise 6.2: with f = 1 and i = 0, c_T = c_0 and dL/dc_0 = dL/dc_T after 100 steps.
 
     c_t = f c_{t-1} + i g = c_{t-1} when f = 1 and i = 0, whatever the input: the cell is a
@@ -165,10 +165,10 @@ def test_exercise_6_2_an_open_forget_gate_carries_value_and_gradient_unchanged(r
     x, h0, c0, Wx, Wh, b = make_lstm_inputs(rng, T=T, B=B, D=D, H=H)
     b[:H] = -30.0            # input gate shut
     b[H:2 * H] = 30.0        # forget gate open
-    hs, (h_T, c_T), cache = F.lstm_forward(x, h0, c0, Wx, Wh, b)
+    hs, (h_T, c_T), cache = impl.lstm_forward(x, h0, c0, Wx, Wh, b)
     assert numpy.allclose(c_T, c0, rtol=0, atol=1e-10)
     dc_T = rng.standard_normal((B, H))
-    _, dh0, dc0, _, _, _ = F.lstm_backward(None, cache, dc_T=dc_T)
+    _, dh0, dc0, _, _, _ = impl.lstm_backward(None, cache, dc_T=dc_T)
     assert numpy.allclose(dc0, dc_T, rtol=0, atol=1e-10)
     assert numpy.abs(dh0).max() < 1e-10
 
@@ -194,7 +194,7 @@ def test_exercise_6_3_along_the_cell_the_gradient_is_scaled_by_the_forget_gates(
     assert 0.3 < f.mean() < 0.95                              # gates are genuinely in between
 
 
-def test_exercise_6_4_the_forget_bias_gradient_by_hand():
+def test_exercise_6_4_the_forget_bias_gradient_by_hand(impl):
     """Exercise 6.4: for L = h in the lesson's hand example, dL/db_f = o (1 - tanh^2 c) c_prev f (1 - f).
 
     Backwards through the four steps with dh = 1 and dc = 0: step 1 gives
@@ -203,9 +203,18 @@ def test_exercise_6_4_the_forget_bias_gradient_by_hand():
     With o = 4/5, c_t = 1.8, c_prev = 2, f = 3/4 this is 0.8 * (1 - tanh(1.8)^2) * 2 * 3/16.
     """
     Wx = numpy.array([[0.0, numpy.log(3), numpy.log(2), numpy.log(4)]])
-    _, _, cache = F.lstm_step_forward(numpy.ones((1, 1)), numpy.zeros((1, 1)), numpy.full((1, 1), 2.0),
+    _, _, cache = impl.lstm_step_forward(numpy.ones((1, 1)), numpy.zeros((1, 1)), numpy.full((1, 1), 2.0),
                                       Wx, numpy.zeros((1, 4)), numpy.zeros(4))
-    *_, db = F.lstm_step_backward(numpy.ones((1, 1)), numpy.zeros((1, 1)), cache)
+    *_, db = impl.lstm_step_backward(numpy.ones((1, 1)), numpy.zeros((1, 1)), cache)
     by_hand = 0.8 * (1 - numpy.tanh(1.8) ** 2) * 2.0 * 0.75 * 0.25
     assert numpy.isclose(db[1], by_hand, rtol=1e-12)
     assert numpy.isclose(by_hand, 0.031067, atol=1e-6)
+
+
+# ----------------------------------------------------------------------------------------------
+# The workbook ladder (lstm.py): values, gradients or cache, integration, for the library by default
+# and for a student's workbook with `python -m pytest tests/ --workbook DIR`
+# ----------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("name", ('lstm_step_forward', 'lstm_step_backward'))
+def test_ladder(ladder, name):
+    ladder(name)

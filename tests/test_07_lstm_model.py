@@ -175,7 +175,7 @@ def test_overfit_a_short_sequence():
 # ----------------------------------------------------------------------------------------------
 # Exercises of lesson 7 (lessons/07_lstm_through_time_and_stacking.ipynb)
 # ----------------------------------------------------------------------------------------------
-def test_exercise_7_1_one_matrix_product_sums_over_time(rng):
+def test_exercise_7_1_one_matrix_product_sums_over_time(impl, rng):
     """Exercise 7.1: sum_t x_t^T da_t equals one product of the (T*B, D) and (T*B, 4H) matrices.
 
     Entry (d, j) of x2^T da2, with x2 = x.reshape(T*B, D), is the sum over all T*B rows of
@@ -193,17 +193,17 @@ def test_exercise_7_1_one_matrix_product_sums_over_time(rng):
 
     h0, c0 = rng.standard_normal((B, H)), rng.standard_normal((B, H))
     Wx, Wh, b = (rng.standard_normal(s) * 0.5 for s in ((D, 4 * H), (H, 4 * H), (4 * H,)))
-    hs, _, cache = F.lstm_forward(x, h0, c0, Wx, Wh, b)
+    hs, _, cache = impl.lstm_forward(x, h0, c0, Wx, Wh, b)
     dhs = rng.standard_normal(hs.shape)
-    dWx_fast = F.lstm_backward(dhs, cache)[3]
+    dWx_fast = impl.lstm_backward(dhs, cache)[3]
     caches, h, c = [], h0, c0
     for t in range(T):
-        h, c, step_cache = F.lstm_step_forward(x[t], h, c, Wx, Wh, b)
+        h, c, step_cache = impl.lstm_step_forward(x[t], h, c, Wx, Wh, b)
         caches.append(step_cache)
     dWx_loop = numpy.zeros_like(Wx)
     dh_next, dc_next = numpy.zeros_like(h0), numpy.zeros_like(c0)
     for t in reversed(range(T)):
-        _, dh_next, dc_next, dWx_t, _, _ = F.lstm_step_backward(dhs[t] + dh_next, dc_next, caches[t])
+        _, dh_next, dc_next, dWx_t, _, _ = impl.lstm_step_backward(dhs[t] + dh_next, dc_next, caches[t])
         dWx_loop += dWx_t
     assert numpy.allclose(dWx_fast, dWx_loop, rtol=1e-12, atol=1e-13)
 
@@ -282,3 +282,12 @@ def test_parameter_count_formula(cell, tie_weights):
 
     model = LSTMLanguageModel(50, 12, 12, 3, cell=cell, tie_weights=tie_weights)
     assert count_parameters(50, 12, 12, 3, cell, tie_weights) == model.num_parameters()
+
+
+# ----------------------------------------------------------------------------------------------
+# The workbook ladder (lstm.py): values, gradients or cache, integration, for the library by default
+# and for a student's workbook with `python -m pytest tests/ --workbook DIR`
+# ----------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("name", ('lstm_forward', 'lstm_backward'))
+def test_ladder(ladder, name):
+    ladder(name)

@@ -305,3 +305,12 @@ def test_adam_weight_decay_leaves_the_gradient_alone():
     p = quadratic_param([1.0, -2.0], [0.5, 0.25])
     Adam([p], lr=0.1, weight_decay=0.3).step()
     assert p.grad.tolist() == [0.5, 0.25]
+
+
+# ----------------------------------------------------------------------------------------------
+# The workbook ladder (optim.py): values, integration, for the library by default
+# and for a student's workbook with `python -m pytest tests/ --workbook DIR`
+# ----------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("name", ('clip_grad_norm', 'sgd_step', 'adam_step'))
+def test_ladder(ladder, name):
+    ladder(name)

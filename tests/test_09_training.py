@@ -359,3 +359,12 @@ def test_resume_with_a_smaller_learning_rate(tmp_path):
             tokenizer=tok, out_dir=tmp_path, log=None).fit()
     resumed = Trainer.resume(tmp_path / "last.npz", data, log=None, lr=1e-4, epochs=2)
     assert resumed.optimizer.lr == 1e-4 and resumed.config.lr == 1e-4
+
+
+# ----------------------------------------------------------------------------------------------
+# The workbook ladder (train.py): values, integration, for the library by default
+# and for a student's workbook with `python -m pytest tests/ --workbook DIR`
+# ----------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("name", ('train_step',))
+def test_ladder(ladder, name):
+    ladder(name)

@@ -208,3 +208,12 @@ def test_exercise_10_4_forget_bias_and_memory_half_life():
     half_life = {bias: math.log(0.5) / math.log(f) for bias, f in means.items()}
     assert half_life[0.0] == pytest.approx(1.0, abs=0.05)
     assert 14.0 < half_life[3.0] < 14.6
+
+
+# ----------------------------------------------------------------------------------------------
+# The workbook ladder (sampling.py): values, integration, for the library by default
+# and for a student's workbook with `python -m pytest tests/ --workbook DIR`
+# ----------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("name", ('temperature_softmax', 'top_k_filter', 'top_p_filter', 'sample_from'))
+def test_ladder(ladder, name):
+    ladder(name)

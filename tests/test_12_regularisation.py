@@ -4,12 +4,11 @@ import numpy
 import pytest
 
 from scratchlstm import LSTMLanguageModel, check_function, softmax_cross_entropy
-from scratchlstm.models import count_parameters as library_count
-from scratchlstm.nn.functional import (dropout_forward, gru_backward, gru_forward, rnn_backward,
-                                       rnn_forward)
+from scratchlstm.models import count_parameters
+from scratchlstm.nn.functional import gru_backward, gru_forward, rnn_backward, rnn_forward
 
 
-def test_exercise_12_1_inverted_dropout_keeps_the_mean():
+def test_exercise_12_1_inverted_dropout_keeps_the_mean(impl):
     """Exercise 12.1: for p = 0.3 on a large array of ones, about 30% of the outputs are zero,
     every survivor equals 1/0.7, and the mean is close to 1.
 
@@ -18,14 +17,14 @@ def test_exercise_12_1_inverted_dropout_keeps_the_mean():
     sqrt(0.3 * 0.7 / 1e5) ~ 0.0015, so a tolerance of 0.01 is about six standard deviations.
     """
     x = numpy.ones((100, 10, 100), dtype=numpy.float32)
-    out, _ = dropout_forward(x, 0.3, numpy.random.default_rng(0))
+    out, _ = impl.dropout_forward(x, 0.3, numpy.random.default_rng(0))
     assert abs(numpy.mean(out == 0) - 0.3) < 0.01
     assert numpy.allclose(out[out != 0], 1 / 0.7)
     assert abs(out.mean() - 1.0) < 0.01
     assert out.dtype == numpy.float32
 
 
-def test_exercise_12_2_locked_masks_are_constant_in_time():
+def test_exercise_12_2_locked_masks_are_constant_in_time(impl):
     """Exercise 12.2: a locked mask is the same at every time step (and differs between the
     sequences of a batch); a standard mask changes from step to step.
 
@@ -34,11 +33,11 @@ def test_exercise_12_2_locked_masks_are_constant_in_time():
     probability 2**-32, so "differs" is safe to assert.
     """
     x = numpy.ones((20, 2, 32))
-    locked, mask = dropout_forward(x, 0.5, numpy.random.default_rng(0), locked=True)
+    locked, mask = impl.dropout_forward(x, 0.5, numpy.random.default_rng(0), locked=True)
     assert mask.shape == (1, 2, 32)
     assert all(numpy.array_equal(locked[t], locked[0]) for t in range(20))
     assert not numpy.array_equal(locked[0, 0], locked[0, 1])
-    standard, mask = dropout_forward(x, 0.5, numpy.random.default_rng(0), locked=False)
+    standard, mask = impl.dropout_forward(x, 0.5, numpy.random.default_rng(0), locked=False)
     assert mask.shape == (20, 2, 32)
     assert not all(numpy.array_equal(standard[t], standard[0]) for t in range(20))
 
@@ -72,21 +71,11 @@ def test_exercise_12_3_weight_tying_counts_and_gradients():
     assert not numpy.allclose(tied.embedding.weight.grad, untied.embedding.weight.grad)
 
 
-PER_LAYER = {"rnn": (1, 1), "gru": (3, 2), "lstm": (4, 1)}   # gate blocks, bias vectors per block
-
-
-def count_parameters(V, E, H, L=1, cell="lstm", tied=False):
-    """Parameters of LSTMLanguageModel: embedding + recurrent layers + decoder (weight, bias)."""
-    gates, biases = PER_LAYER[cell]
-    recurrent = sum(gates * H * ((E if l == 0 else H) + H) + biases * gates * H for l in range(L))
-    return V * E + recurrent + (0 if tied else H * V) + V
-
-
 @pytest.mark.parametrize("cell", ["rnn", "gru", "lstm"])
 def test_exercise_12_4_parameter_count_formula(cell):
     """Exercise 12.4: write a function that counts the parameters of LSTMLanguageModel for any
-    cell, number of layers and tying, and check it against num_parameters() (and the library's
-    count_parameters, which does the same from the shape alone).
+    cell, number of layers and tying (the worked solution is the library's count_parameters),
+    and check it against num_parameters(), which counts the arrays the model really built.
 
     Per layer, with input size D (E for the first layer, H above it): the RNN has one block
     H(D + H) + H, the GRU three blocks and two bias vectors, 3H(D + H) + 6H, the LSTM four blocks
@@ -96,7 +85,6 @@ def test_exercise_12_4_parameter_count_formula(cell):
         for tied in ((False, True) if E == H else (False,)):
             model = LSTMLanguageModel(V, E, H, L, cell=cell, tie_weights=tied)
             assert count_parameters(V, E, H, L, cell, tied) == model.num_parameters()
-            assert count_parameters(V, E, H, L, cell, tied) == library_count(V, E, H, L, cell, tied)
     # by hand for V=10, E=4, H=6: embedding 40 + decoder 60 + 10, plus the layer:
     # RNN 6*10 + 6 = 66, GRU 3*6*10 + 36 = 216, LSTM 4*6*10 + 24 = 264
     assert count_parameters(10, 4, 6, 1, cell) == {"rnn": 176, "gru": 326, "lstm": 374}[cell]
@@ -134,3 +122,12 @@ def test_exercise_12_5_gradient_check_through_time():
                             names=["x", "h0", "Wx", "Wh", "bx", "bh"])
     assert result.passed(1e-8), str(result)
     assert set(result.errors) == {"x", "h0", "Wx", "Wh", "bx", "bh"}
+
+
+# ----------------------------------------------------------------------------------------------
+# The workbook ladder (layers.py): values, gradients or cache, integration, for the library by default
+# and for a student's workbook with `python -m pytest tests/ --workbook DIR`
+# ----------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("name", ('dropout_forward', 'dropout_backward'))
+def test_ladder(ladder, name):
+    ladder(name)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import difflib
 
 from .catalogue import FUNCTIONS, TOPIC_OF, TOPICS, reference
-from .ladder import FAIL, NOT_WRITTEN, PASS, Result, climb, with_globals
+from .ladder import FAIL, NOT_WRITTEN, PASS, Result, Rung, climb, with_globals
 from .loader import Workbook, WorkbookError, load_workbook
 from .specs import SPECS
 from .stubs import new_workbook
@@ -86,7 +86,9 @@ def grade(target, only=None, progress=None) -> list[Result]:
     results = []
     for name in names:
         missing = workbook.missing(name)
-        if missing:
+        if missing and TOPIC_OF[name] in workbook.broken:
+            result = Result(name, FAIL, rungs=[Rung("import", FAIL, missing)])
+        elif missing:
             result = Result(name, "missing", note=missing)
         else:
             result = climb(SPECS[name], isolated(name, workbook.functions[name]), reference(name))

@@ -32,6 +32,7 @@ class Workbook:
     functions : dict name -> the student's function, for every workbook function found
     modules : dict topic -> the imported module
     problems : dict topic -> why its file could not be used (missing, or the import error)
+    broken : set of the topics whose file exists but does not import
     """
 
     def __init__(self, path):
@@ -43,6 +44,7 @@ class Workbook:
         self.functions: dict = {}
         self.modules: dict = {}
         self.problems: dict[str, str] = {}
+        self.broken: set[str] = set()       # topics whose file exists but does not import
         for topic_name, topic in TOPICS.items():
             file = self.path / topic.file
             if not file.is_file():
@@ -52,6 +54,7 @@ class Workbook:
                 module = _import_file(file, topic_name)
             except Exception as exc:  # SyntaxError, ImportError, anything its top level raises
                 self.problems[topic_name] = _describe_import_error(file, exc)
+                self.broken.add(topic_name)
                 continue
             self.modules[topic_name] = module
             for name in topic.functions:

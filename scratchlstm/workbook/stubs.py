@@ -52,11 +52,17 @@ def stub_source(name: str) -> str:
     comments, then ``raise NotImplementedError``."""
     fn = reference(name)
     signature = inspect.signature(fn)
-    params = ", ".join(str(p).replace("'", '"') for p in signature.parameters.values())
+    # The parameters as the library has them, without type annotations (kept short for a student).
+    params = ", ".join(str(p.replace(annotation=inspect.Parameter.empty)).replace("'", '"')
+                       for p in signature.parameters.values())
     doc = inspect.getdoc(fn) or ""
     guide = GUIDES[name]
-    lines = [f"def {name}({params}):", '    """' + doc.replace("\\", "\\\\").replace('"""', "'''")
-             .replace("\n", "\n    ").rstrip() + '\n    """']
+    doc = doc.replace("\\", "\\\\").replace('"""', "'''")
+    if "\n" in doc:                             # close a long docstring on a line of its own
+        doc = doc.replace("\n", "\n    ").rstrip() + '\n    """'
+    else:
+        doc += '"""'
+    lines = [f"def {name}({params}):", '    """' + doc]
     lines = [line.rstrip() for line in "\n".join(lines).split("\n")]
     lines += _wrap_comment(guide.compute, "    ", "Compute: ", "         ")
     for hint in guide.hints:

@@ -6,7 +6,7 @@ Check them with `python -m scratchlstm workbook check <this folder>`.
 from collections import Counter
 
 
-def count_pairs(words: "list[list[int]]", freqs: "list[int]"):
+def count_pairs(words, freqs):
     """How often each adjacent pair of ids occurs, each word weighted by its frequency.
 
     ``count_pairs([[1, 2, 3], [1, 2]], [5, 2]) == {(1, 2): 7, (2, 3): 5}``
@@ -26,7 +26,7 @@ def count_pairs(words: "list[list[int]]", freqs: "list[int]"):
     raise NotImplementedError("count_pairs is not written yet")
 
 
-def merge_pair(ids: "list[int]", pair: "tuple[int, int]", new_id: "int"):
+def merge_pair(ids, pair, new_id):
     """Replace every occurrence of ``pair`` in ``ids``, left to right, by ``new_id``.
 
     ``merge_pair([1, 1, 1], (1, 1), 9) == [9, 1]``: occurrences do not overlap.
@@ -41,7 +41,7 @@ def merge_pair(ids: "list[int]", pair: "tuple[int, int]", new_id: "int"):
     return out
 
 
-def learn_merges(chunk_counts: "Mapping[bytes, int]", num_merges: "int", first_id: "int" = 256):
+def learn_merges(chunk_counts, num_merges, first_id=256):
     """Learn BPE merges by recounting every pair before each merge (the plain trainer).
 
     Each round merges the most frequent pair everywhere. Ties go to the pair whose byte strings
@@ -69,7 +69,7 @@ def learn_merges(chunk_counts: "Mapping[bytes, int]", num_merges: "int", first_i
     raise NotImplementedError("learn_merges is not written yet")
 
 
-def encode_chunk(ids: "list[int]", ranks: "Mapping[tuple[int, int], int]"):
+def encode_chunk(ids, ranks):
     """Apply learned merges to one chunk: the present pair learned earliest first, until none apply.
 
     Parameters

@@ -124,8 +124,7 @@ def dropout_forward(x, p, rng, locked=False):
 
 
 def dropout_backward(dout, mask):
-    """Gradient of :func:`dropout_forward`: the same mask applied to ``dout``.
-    """
+    """Gradient of :func:`dropout_forward`: the same mask applied to ``dout``."""
     # Compute: dx = dout * mask (the forward pass multiplied by the mask, so does the backward
     #          pass); with mask None, dx = dout.
     raise NotImplementedError("dropout_backward is not written yet")

@@ -8,12 +8,18 @@ import math
 import numpy as np
 
 
-def clip_grad_norm(params, max_norm: "float"):
+def clip_grad_norm(params, max_norm):
     """Scale all gradients together so their global L2 norm is at most ``max_norm``.
 
     Clipping by the *global* norm keeps the direction of the whole update and only shortens it
     (Pascanu et al. 2013). Call it after every ``backward`` (tied weights already hold their
     summed gradient) and before ``optimizer.step()``.
+
+    Parameters
+    ----------
+    params : list of Parameter (anything with a ``.grad`` array), or a Module; the gradients
+        are scaled in place
+    max_norm : float > 0
 
     Returns
     -------
@@ -28,7 +34,7 @@ def clip_grad_norm(params, max_norm: "float"):
     return math.sqrt(total)
 
 
-def sgd_step(param, grad, velocity, lr: "float", momentum: "float" = 0.0):
+def sgd_step(param, grad, velocity, lr, momentum=0.0):
     """One step of SGD with momentum, in place (PyTorch's convention).
 
     .. math::  v \\leftarrow \\mu v + g, \\qquad \\theta \\leftarrow \\theta - \\eta v
@@ -50,7 +56,7 @@ def sgd_step(param, grad, velocity, lr: "float", momentum: "float" = 0.0):
     raise NotImplementedError("sgd_step is not written yet")
 
 
-def adam_step(param, grad, m, v, t: "int", lr: "float", beta1: "float" = 0.9, beta2: "float" = 0.999, eps: "float" = 1e-08):
+def adam_step(param, grad, m, v, t, lr, beta1=0.9, beta2=0.999, eps=1e-08):
     """One Adam step, in place (Kingma & Ba 2015).
 
     .. math::

@@ -6,7 +6,7 @@ Check them with `python -m scratchlstm workbook check <this folder>`.
 import numpy as np
 
 
-def temperature_softmax(logits, temperature: "float" = 1.0):
+def temperature_softmax(logits, temperature=1.0):
     """Probabilities of the next token at a temperature: :math:`p = \\mathrm{softmax}(z / \\tau)`.
 
     Parameters
@@ -25,7 +25,7 @@ def temperature_softmax(logits, temperature: "float" = 1.0):
     raise NotImplementedError("temperature_softmax is not written yet")
 
 
-def top_k_filter(probs, k: "int"):
+def top_k_filter(probs, k):
     """Keep the ``k`` most likely tokens, set the rest to zero, renormalise.
 
     Tokens tied with the k-th are kept in their order of appearance until k are kept, so exactly
@@ -46,7 +46,7 @@ def top_k_filter(probs, k: "int"):
     raise NotImplementedError("top_k_filter is not written yet")
 
 
-def top_p_filter(probs, p: "float"):
+def top_p_filter(probs, p):
     """Nucleus filtering: keep the smallest set of most likely tokens whose mass is at least ``p``.
 
     Sorted by probability, tokens are kept up to *and including* the one that brings the running

@@ -7,7 +7,7 @@ Check them with `python -m scratchlstm workbook check <this folder>`.
 from scratchlstm.optim import clip_grad_norm
 
 
-def train_step(model, optimizer, inputs, targets, state=None, clip: "float | None" = None):
+def train_step(model, optimizer, inputs, targets, state=None, clip=None):
     """One step of truncated backpropagation through time, written to be read.
 
     Forward over one window from the carried ``state``, the loss and its gradient, backward (the
