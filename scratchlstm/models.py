@@ -46,7 +46,39 @@ def count_parameters(vocab_size: int, embed_dim: int, hidden_dim: int, num_layer
     return total + (0 if tie_weights else hidden_dim * vocab_size) + vocab_size
 
 
-class LSTMLanguageModel(Module):
+class LanguageModel(Module):
+    """What every language model of the library shares: token ids in, logits out.
+
+    A subclass defines ``config`` (a dict with at least ``vocab_size``), ``forward(ids, state)``
+    -> ``(logits (T, B, V), state)``, ``backward(dlogits)`` and ``init_state(batch_size)``, and
+    uses ``self.F`` for its loss. The Trainer, checkpoints, generation and the gradient checks need
+    nothing else.
+    """
+
+    @property
+    def vocab_size(self) -> int:
+        return self.config["vocab_size"]
+
+    def seed_dropout(self, seed: int) -> None:
+        """Restart every dropout mask sequence from ``seed`` (repeatable runs, gradient checks)."""
+        dropouts = [m for m in self.modules() if isinstance(m, Dropout)]
+        for k, m in enumerate(dropouts):
+            m.seed(seed * 1000 + k)
+
+    def to_device_ids(self, ids):
+        """Validate token ids (on the host when they are there) and move them to the model."""
+        if not hasattr(ids, "dtype"):
+            ids = np.asarray(ids)
+        validate_token_ids(ids, self.vocab_size)
+        return to_device(ids, self.device)
+
+    def loss(self, logits, targets):
+        """Mean cross-entropy of ``logits (T, B, V)`` against ``targets (T, B)`` and its gradient,
+        with this model's track (see ``functional``): ``loss, dlogits = model.loss(...)``."""
+        return self.F.softmax_cross_entropy(logits, targets)
+
+
+class LSTMLanguageModel(LanguageModel):
     """A word/char/subword-level LSTM language model, written by hand end to end.
 
     Parameters
@@ -123,26 +155,9 @@ class LSTMLanguageModel(Module):
         if device is not None:
             self.to(device)
 
-    @property
-    def vocab_size(self) -> int:
-        return self.config["vocab_size"]
-
-    def seed_dropout(self, seed: int) -> None:
-        """Restart every dropout mask sequence from ``seed`` (repeatable runs, gradient checks)."""
-        dropouts = [m for m in self.modules() if isinstance(m, Dropout)]
-        for k, m in enumerate(dropouts):
-            m.seed(seed * 1000 + k)
-
     def init_state(self, batch_size: int):
         """Zero hidden state ``(h, c)``, each ``(num_layers, B, H)`` (``(h,)`` for GRU/RNN)."""
         return self.lstm.init_state(batch_size)
-
-    def to_device_ids(self, ids):
-        """Validate token ids (on the host when they are there) and move them to the model."""
-        if not hasattr(ids, "dtype"):
-            ids = np.asarray(ids)
-        validate_token_ids(ids, self.vocab_size)
-        return to_device(ids, self.device)
 
     def forward(self, ids, state=None):
         """Logits for the next token at every position.
@@ -168,11 +183,6 @@ class LSTMLanguageModel(Module):
         hs, state = self.lstm(x, state)
         logits = self.decoder(self.drop_out(hs))
         return logits, state
-
-    def loss(self, logits, targets):
-        """Mean cross-entropy of ``logits (T, B, V)`` against ``targets (T, B)`` and its gradient,
-        with this model's track (see ``functional``): ``loss, dlogits = model.loss(...)``."""
-        return self.F.softmax_cross_entropy(logits, targets)
 
     def backward(self, dlogits) -> None:
         """Backpropagate ``dloss/dlogits (T, B, V)`` and accumulate into every ``Parameter.grad``.
