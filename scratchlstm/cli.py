@@ -69,8 +69,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--config", metavar="FILE.py", help="a Python file defining data, tokenizer, "
                    "tokenizer_options, model (dict), train (dict) and out")
     data_options(t)
-    t.add_argument("--tokenizer", choices=["char", "word", "bpe"], help="unit of text (default word)")
-    t.add_argument("--vocab-size", type=_positive_int, help="BPE vocabulary size (default 2000)")
+    t.add_argument("--tokenizer", choices=["char", "word", "bpe", "unigram"], help="unit of text (default word)")
+    t.add_argument("--vocab-size", type=_positive_int, help="BPE/unigram vocabulary size (default 2000)")
     t.add_argument("--min-freq", type=int, help="word tokenizer: rarer words become <unk> (default 3)")
     t.add_argument("--word-mode", choices=["basic_english", "cased", "whitespace"],
                    help="word tokenizer mode (whitespace: split on spaces only, for corpora that are "

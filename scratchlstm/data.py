@@ -6,9 +6,9 @@
 """
 from __future__ import annotations
 
-from .text import BPETokenizer, CharTokenizer, WordTokenizer, load_corpus
+from .text import BPETokenizer, CharTokenizer, UnigramTokenizer, WordTokenizer, load_corpus
 
-TOKENIZER_KINDS = ("char", "word", "bpe")
+TOKENIZER_KINDS = ("char", "word", "bpe", "unigram")
 
 
 def make_tokenizer(kind: str, vocab_size: int | None = None, min_freq: int | None = None,
@@ -17,8 +17,8 @@ def make_tokenizer(kind: str, vocab_size: int | None = None, min_freq: int | Non
 
     Parameters
     ----------
-    kind : "char", "word" or "bpe"
-    vocab_size : target vocabulary for BPE (default 2000)
+    kind : "char", "word", "bpe" or "unigram"
+    vocab_size : target vocabulary for BPE and unigram (default 2000)
     min_freq : minimum count for a word to get its own id (default 3; rarer words become <unk>)
     mode : word tokenizer mode, "basic_english" (default: lower-case, torchtext's rules) or "cased"
     """
@@ -29,6 +29,8 @@ def make_tokenizer(kind: str, vocab_size: int | None = None, min_freq: int | Non
                              add_eos=True)
     if kind == "bpe":
         return BPETokenizer(vocab_size=vocab_size or 2000)
+    if kind == "unigram":
+        return UnigramTokenizer(vocab_size=vocab_size or 2000)
     raise ValueError(f"unknown tokenizer {kind!r}; choose one of {TOKENIZER_KINDS}")
 
 

@@ -43,23 +43,9 @@ import heapq
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping
 
-import regex
-
-from .base import Tokenizer
+from .bytelevel import ByteLevelTokenizer
+from .chunks import GPT2_PATTERN, PRETOKENIZE, pretokenize  # noqa: F401 - re-exported
 from .vocab import EOS
-
-#: GPT-2's pre-tokenization pattern: contractions, optional space + letters, optional space +
-#: digits, optional space + other symbols, whitespace not followed by a non-space (so a run of
-#: spaces leaves its last one to the next word), any other whitespace. The alternatives together
-#: match every character, so chunks always concatenate back to the text.
-GPT2_PATTERN = r"""'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+"""
-_PRETOKENIZE = regex.compile(GPT2_PATTERN)
-
-
-def pretokenize(text: str) -> list[str]:
-    """Cut ``text`` into GPT-2 chunks; ``"".join(pretokenize(t)) == t`` for every string."""
-    return _PRETOKENIZE.findall(text)
-
 
 def merge_pair(ids: list[int], pair: tuple[int, int], new_id: int) -> list[int]:
     """Replace every occurrence of ``pair`` in ``ids``, left to right, by ``new_id``.
@@ -157,7 +143,7 @@ def encode_chunk(ids: list[int], ranks: Mapping[tuple[int, int], int]) -> list[i
     return ids
 
 
-class BPETokenizer(Tokenizer):
+class BPETokenizer(ByteLevelTokenizer):
     """Byte-level BPE with GPT-2 pre-tokenization.
 
     Parameters
@@ -187,47 +173,8 @@ class BPETokenizer(Tokenizer):
 
     def __init__(self, vocab_size: int = 1000, special_tokens: Iterable[str] = (EOS,),
                  add_eos: bool = False, cache_size: int = 200_000):
-        special_tokens = tuple(special_tokens)
-        if len(set(special_tokens)) != len(special_tokens) or not all(
-                isinstance(s, str) and s for s in special_tokens):
-            raise ValueError("special_tokens must be distinct non-empty strings, "
-                             f"got {special_tokens}")
-        if isinstance(vocab_size, bool) or int(vocab_size) != vocab_size \
-                or vocab_size < 256 + len(special_tokens):
-            raise ValueError(f"vocab_size must be an integer >= 256 + {len(special_tokens)} "
-                             f"special tokens = {256 + len(special_tokens)}, got {vocab_size!r}")
-        if add_eos and EOS not in special_tokens:
-            raise ValueError(f"add_eos=True needs {EOS!r} in special_tokens, got {special_tokens}")
-        self.target_vocab_size = int(vocab_size)
-        self.special_tokens = special_tokens
-        self.add_eos = bool(add_eos)
-        self.cache_size = int(cache_size)
-        self.special_ids = {tok: 256 + k for k, tok in enumerate(special_tokens)}
+        super().__init__(vocab_size, special_tokens, add_eos, cache_size)
         self.merges: list[tuple[int, int]] | None = None
-        self._splitter = self._make_splitter()
-
-    # ------------------------------------------------------------------ special tokens
-    def _make_splitter(self):
-        """A regex whose matches are the pieces that bypass BPE: special tokens (and "\\n")."""
-        pieces = sorted(self.special_tokens, key=len, reverse=True)   # longest first
-        alternatives = [regex.escape(s) for s in pieces] + (["\n"] if self.add_eos else [])
-        return regex.compile("|".join(alternatives)) if alternatives else None
-
-    def _segments(self, text: str):
-        """Yield ``(piece, special_id)``: ordinary text with ``None``, or a special token's id."""
-        if self._splitter is None:
-            if text:
-                yield text, None
-            return
-        start = 0
-        for m in self._splitter.finditer(text):
-            if m.start() > start:
-                yield text[start:m.start()], None
-            s = m.group()
-            yield s, (self.special_ids[EOS] if s == "\n" else self.special_ids[s])
-            start = m.end()
-        if start < len(text):
-            yield text[start:], None
 
     # ------------------------------------------------------------------ training
     def fit(self, texts: str | Iterable[str]) -> "BPETokenizer":
@@ -237,11 +184,7 @@ class BPETokenizer(Tokenizer):
         """
         # 1. Distinct chunks and how often each occurs. Training works on these (tens of
         #    thousands for WikiText-2) instead of the millions of chunk occurrences.
-        chunk_counts: Counter = Counter()
-        for text in self._as_texts(texts):
-            for piece, special in self._segments(text):
-                if special is None:
-                    chunk_counts.update(_PRETOKENIZE.findall(piece))
+        chunk_counts = self._chunk_counts(texts)
         words = [list(chunk.encode("utf-8")) for chunk in chunk_counts]
         freqs = list(chunk_counts.values())
 
@@ -310,10 +253,7 @@ class BPETokenizer(Tokenizer):
     def _set_merges(self, merges: list[tuple[int, int]]) -> None:
         """Install learned merges: build the byte table, the rank table, clear the cache."""
         base = 256 + len(self.special_tokens)
-        table = [bytes([b]) for b in range(256)]
-        for tok in self.special_tokens:
-            # With add_eos, <eos> stands for the newline it replaced.
-            table.append(b"\n" if (self.add_eos and tok == EOS) else tok.encode("utf-8"))
+        table = self._base_table()
         ranks: dict[tuple[int, int], int] = {}
         for k, (a, b) in enumerate(merges):
             new_id = base + k
@@ -323,82 +263,19 @@ class BPETokenizer(Tokenizer):
             table.append(table[a] + table[b])
             ranks[(a, b)] = new_id                      # the new id *is* the rank, offset by base
         self.merges = [tuple(m) for m in merges]
-        self._token_bytes = table
         self._ranks = ranks
-        self._cache: dict[str, list[int]] = {}
+        self._install_table(table)
 
     # ------------------------------------------------------------------ the protocol
     @property
     def is_fitted(self) -> bool:
         return self.merges is not None
 
-    @property
-    def vocab_size(self) -> int:
-        """The actual size: 256 + specials + learned merges (fit first)."""
-        self._check_fitted()
-        return len(self._token_bytes)
-
-    @property
-    def eos_id(self) -> int | None:
-        return self.special_ids.get(EOS)
-
-    @property
-    def unk_id(self) -> None:
-        """Always ``None``: every string is made of bytes, so nothing is unknown."""
-        return None
-
-    def _bpe(self, chunk: str) -> list[int]:
+    def _encode_chunk(self, chunk: str) -> list[int]:
         """Encode one chunk: its bytes, then the learned merges (see :func:`encode_chunk`)."""
         return encode_chunk(list(chunk.encode("utf-8")), self._ranks)
 
-    def encode(self, text: str) -> list[int]:
-        """Ids of ``text``: special tokens as single ids, everything else BPE over bytes."""
-        self._check_fitted()
-        if not isinstance(text, str):
-            raise TypeError(f"encode() takes a str, got {type(text).__name__}")
-        out: list[int] = []
-        cache, bpe, findall = self._cache, self._bpe, _PRETOKENIZE.findall
-        for piece, special in self._segments(text):
-            if special is not None:
-                out.append(special)
-                continue
-            for chunk in findall(piece):
-                ids = cache.get(chunk)
-                if ids is None:
-                    if len(cache) >= self.cache_size:
-                        cache.clear()
-                    ids = cache[chunk] = bpe(chunk)
-                out.extend(ids)
-        return out
-
-    def encode_corpus(self, text: str):
-        """Encode a corpus as ``(N,) int64``; with ``add_eos`` the last line also ends in eos."""
-        if self.add_eos and text and not text.endswith("\n"):
-            text += "\n"
-        return super().encode_corpus(text)
-
-    def decode(self, ids) -> str:
-        """Text of ``ids``: their bytes joined, decoded as UTF-8 with ``errors="replace"``.
-
-        Raises
-        ------
-        ValueError
-            For an id outside ``0 .. vocab_size-1``.
-        """
-        ids = self._ids_to_list(ids)
-        table = self._token_bytes
-        return b"".join([table[i] for i in ids]).decode("utf-8", errors="replace")
-
-    def token_bytes(self, token_id: int) -> bytes:
-        """The bytes a single id stands for (useful to inspect what BPE learned)."""
-        self._check_fitted()
-        return self._token_bytes[int(self._ids_to_list([token_id])[0])]
-
     # ------------------------------------------------------------------ persistence
-    def _config(self) -> dict:
-        return {"vocab_size": self.target_vocab_size, "special_tokens": list(self.special_tokens),
-                "add_eos": self.add_eos, "cache_size": self.cache_size}
-
     def _state(self) -> dict:
         # Merges as id pairs: everything else (the byte table, the ranks) follows from them.
         return {"merges": [list(m) for m in self.merges]}

@@ -296,7 +296,7 @@ def tokenizer_rung(name: str, fn) -> Rung:
     else:
         tokenizer = B.BPETokenizer(vocab_size=320)
         tokenizer._set_merges(library.merges)
-        tokenizer._bpe = lambda chunk: list(guarded(fn, list(chunk.encode("utf-8")), tokenizer._ranks))
+        tokenizer._encode_chunk = lambda chunk: list(guarded(fn, list(chunk.encode("utf-8")), tokenizer._ranks))
     ids = tokenizer.encode(text)
     if ids != library.encode(text):
         return Rung("integration", FAIL, f"a tokenizer with your {name}",
