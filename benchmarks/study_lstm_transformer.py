@@ -1,0 +1,259 @@
+"""Why transformers replaced LSTMs, measured: the two on the same data, parameters and budget.
+
+Both models are written from scratch in this library and train through the same code: the same
+tokenizer, batches, optimizer (AdamW, warm-up then cosine decay over the budget), the same number
+of parameters (within a few percent) and the same *CPU budget*, measured as process CPU seconds
+(on an idle 2-core machine one CPU second of two threads is half a second of wall time). The two
+runs alternate in slices of ``--slice`` CPU seconds, so that a busy machine slows both alike.
+
+    python benchmarks/study_lstm_transformer.py curves --data tinyshakespeare --tokenizer char --minutes 20
+    python benchmarks/study_lstm_transformer.py curves --data covid --tokenizer bpe --minutes 12
+    python benchmarks/study_lstm_transformer.py curves --data covid --tokenizer unigram --minutes 12
+    python benchmarks/study_lstm_transformer.py recall            # the long-range task
+    python benchmarks/study_lstm_transformer.py stories           # TinyStories sample: a smoke test
+    python benchmarks/study_lstm_transformer.py report            # table and figure from the results
+
+Results go to benchmarks/results/lstm_vs_transformer/ (one JSON per experiment, a figure and a
+markdown table). ``--minutes`` is the CPU budget of *each* model.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import sys
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+OUT = HERE / "results" / "lstm_vs_transformer"
+sys.path.insert(0, str(HERE.parent))
+
+
+def parse_args(argv=None):
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("experiment", choices=["curves", "recall", "stories", "report"])
+    p.add_argument("--data", default="tinyshakespeare")
+    p.add_argument("--data-dir", default=os.environ.get("SCRATCHLSTM_DATA", str(HERE.parents[1] / "shared" / "data")))
+    p.add_argument("--tokenizer", default="char", choices=["char", "bpe", "unigram"])
+    p.add_argument("--vocab-size", type=int, default=2000)
+    p.add_argument("--minutes", type=float, default=10.0, help="CPU minutes per model")
+    p.add_argument("--slice", type=float, default=30.0, help="CPU seconds per turn")
+    p.add_argument("--params", type=float, default=1.0, help="target size in millions of parameters")
+    p.add_argument("--context", type=int, default=128, help="bptt of the LSTM = block_size of the transformer")
+    p.add_argument("--batch", type=int, default=32)
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--max-chars", type=int, default=None, help="use the first N characters of each split")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--out", default=str(OUT))
+    return p.parse_args(argv)
+
+
+# ----------------------------------------------------------------------------------------------
+def sized_models(V: int, target: float, context: int, seed: int):
+    """An LSTM and a transformer of about ``target`` million parameters each."""
+    from scratchlstm import LSTMLanguageModel
+    from scratchlstm.transformer import TransformerLanguageModel
+
+    def lstm(H):
+        return LSTMLanguageModel(V, H, H, num_layers=2, tie_weights=True, dropout=0.1, seed=seed)
+
+    def transformer(D):
+        return TransformerLanguageModel(V, D, max(1, D // 32), 4, context, dropout=0.1, seed=seed)
+
+    def closest(make, sizes):
+        return min((make(s) for s in sizes), key=lambda m: abs(m.num_parameters() - target * 1e6))
+
+    return {"lstm": closest(lstm, range(64, 1025, 16)),
+            "transformer": closest(transformer, range(64, 513, 32))}
+
+
+class Run:
+    """One model's training, advanced slice by slice."""
+
+    def __init__(self, name, model, data, valid, lr, context, batch, budget, seed):
+        from scratchlstm import AdamW
+        from scratchlstm.text import batchify, bptt_windows
+
+        self.name, self.model = name, model
+        self.optimizer = AdamW(model.parameters(), lr=lr, weight_decay=0.01)
+        self.base_lr, self.budget, self.context = lr, budget, context
+        self.windows = list(bptt_windows(batchify(data, batch), context))
+        self.valid = valid
+        self.cpu = 0.0
+        self.step = 0
+        self.tokens = 0
+        self.curve = []          # (cpu seconds, tokens seen, valid loss)
+        self.state = None
+        self.rng_order = __import__("numpy").random.default_rng(seed)
+
+    def lr_at(self):
+        warm = min(1.0, (self.step + 1) / 100)
+        progress = min(1.0, self.cpu / self.budget)
+        return self.base_lr * warm * (0.1 + 0.9 * 0.5 * (1 + math.cos(math.pi * progress)))
+
+    def train_for(self, seconds):
+        from scratchlstm.training import train_step
+
+        start = time.process_time()
+        self.model.train()
+        while time.process_time() - start < seconds and self.cpu + (time.process_time() - start) < self.budget:
+            inputs, targets = self.windows[self.step % len(self.windows)]
+            if self.step % len(self.windows) == 0:
+                self.state = None
+            self.optimizer.lr = self.lr_at()
+            self.model.seed_dropout(self.step)
+            _, self.state = train_step(self.model, self.optimizer, inputs, targets, self.state, clip=1.0)
+            self.step += 1
+            self.tokens += targets.size
+        self.cpu += time.process_time() - start
+
+    def evaluate(self):
+        from scratchlstm.training import evaluate
+
+        loss = evaluate(self.model, self.valid, batch_size=8, bptt=self.context)
+        self.curve.append((self.cpu, self.tokens, loss))
+        return loss
+
+
+def generation_speed(model, tokenizer, n=200):
+    from scratchlstm.generation import stream
+
+    start = time.perf_counter()
+    text = "".join(t.text for t in stream(model, tokenizer, "", n, temperature=0.8, seed=1))
+    return n / (time.perf_counter() - start), text
+
+
+def load_tokens(args):
+    from scratchlstm.data import make_tokenizer, prepare_data
+
+    tokenizer = make_tokenizer(args.tokenizer, vocab_size=args.vocab_size)
+    ids, chars = prepare_data(args.data, tokenizer, args.data_dir, max_chars=args.max_chars)
+    return tokenizer, ids, chars
+
+
+def race(args, tokenizer, ids, chars, tag):
+    """Train both models in alternation on ``ids``; returns the result dict."""
+    from scratchlstm.training import bits_per_char, evaluate
+
+    models = sized_models(tokenizer.vocab_size, args.params, args.context, args.seed)
+    budget = args.minutes * 60
+    valid = ids["valid"][:60_000]
+    runs = {name: Run(name, m, ids["train"], valid, lr={"lstm": 3e-3, "transformer": 1e-3}[name],
+                      context=args.context, batch=args.batch, budget=budget, seed=args.seed)
+            for name, m in models.items()}
+    for run in runs.values():
+        run.evaluate()
+    while any(r.cpu < r.budget for r in runs.values()):
+        for run in runs.values():
+            if run.cpu < run.budget:
+                run.train_for(min(args.slice, run.budget - run.cpu))
+                loss = run.evaluate()
+                print(f"{tag} {run.name:11s} cpu {run.cpu:7.0f}s tokens {run.tokens:10,d} "
+                      f"valid {loss:.4f}", flush=True)
+    result = {"experiment": tag, "data": args.data, "tokenizer": args.tokenizer,
+              "vocab_size": tokenizer.vocab_size, "budget_cpu_s": budget, "context": args.context,
+              "batch": args.batch, "threads": args.threads, "models": {}}
+    for name, run in runs.items():
+        full = evaluate(run.model, ids["valid"], batch_size=8, bptt=args.context)
+        gen_speed, sample = generation_speed(run.model, tokenizer)
+        result["models"][name] = {
+            "repr": repr(run.model), "parameters": run.model.num_parameters(), "steps": run.step,
+            "tokens": run.tokens, "train_tokens_per_cpu_s": run.tokens / run.cpu,
+            "valid_loss": full, "valid_bpc": bits_per_char(full, ids["valid"].size - 1, chars["valid"]),
+            "generation_tokens_per_s": gen_speed, "sample": sample, "curve": run.curve}
+        print(name, json.dumps({k: v for k, v in result["models"][name].items() if k != "curve"})[:400])
+    return result
+
+
+def recall_task(args):
+    """A long-range task: a key token appears once, then noise, then a query; the answer is the
+    token that followed the key. Distances from 8 up to the window."""
+    from scratchlstm.backend import np
+
+    rng = np.random.default_rng(args.seed)
+    V_noise, marker, query = 20, 20, 21
+    V = 22 + 10                                            # noise, marker, query, 10 values
+    rows = []
+    T = args.context
+    for _ in range(4000):
+        seq = rng.integers(0, V_noise, size=T + 1)
+        gap = int(rng.integers(8, T - 4))
+        start = int(rng.integers(0, T - gap - 2))
+        value = 22 + int(rng.integers(0, 10))
+        seq[start], seq[start + 1] = marker, value
+        seq[start + gap], seq[start + gap + 1] = query, value
+        rows.append(seq)
+    return np.concatenate(rows), V
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ[var] = str(args.threads)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    if args.experiment == "report":
+        return report(out)
+    if args.experiment == "curves":
+        tokenizer, ids, chars = load_tokens(args)
+        result = race(args, tokenizer, ids, chars, f"{args.data}-{args.tokenizer}")
+    elif args.experiment == "stories":
+        args.data = str(Path(args.data_dir) / "tinystories" / "tinystories_sample.txt")
+        args.minutes = min(args.minutes, 1.0)
+        tokenizer, ids, chars = load_tokens(args)
+        result = race(args, tokenizer, ids, chars, "tinystories-smoke")
+    else:
+        result = recall(args)
+    path = out / f"{result['experiment']}.json"
+    path.write_text(json.dumps(result, indent=1))
+    print(f"wrote {path}")
+
+
+def recall(args):
+    """Train both on the recall task; report accuracy at the answer positions by distance."""
+    from scratchlstm.backend import np
+    from scratchlstm.text import CharTokenizer
+
+    stream_ids, V = recall_task(args)
+    n = stream_ids.size
+    ids = {"train": stream_ids[: int(n * 0.9)], "valid": stream_ids[int(n * 0.9):]}
+    tokenizer = CharTokenizer().fit("".join(chr(65 + k) for k in range(V - 1)))
+    assert tokenizer.vocab_size == V
+    result = race(args, tokenizer, ids, {"train": ids["train"].size, "valid": ids["valid"].size}, "recall")
+    return result
+
+
+def report(out: Path) -> int:
+    results = [json.loads(p.read_text()) for p in sorted(out.glob("*.json"))]
+    if not results:
+        print(f"no results in {out}")
+        return 1
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    lines = ["| experiment | model | parameters | valid loss | bits/char | train tok per CPU-s | "
+             "generation tok/s | tokens seen |", "|---|---|---:|---:|---:|---:|---:|---:|"]
+    fig, axes = plt.subplots(1, len(results), figsize=(4.2 * len(results), 3.4), squeeze=False)
+    for ax, r in zip(axes[0], results):
+        for name, m in r["models"].items():
+            lines.append(f"| {r['experiment']} | {name} | {m['parameters']:,} | {m['valid_loss']:.4f} | "
+                         f"{m['valid_bpc']:.3f} | {m['train_tokens_per_cpu_s']:,.0f} | "
+                         f"{m['generation_tokens_per_s']:,.0f} | {m['tokens']:,} |")
+            cpu, _, loss = zip(*m["curve"])
+            ax.plot([c / 60 for c in cpu], loss, label=name)
+        ax.set_title(r["experiment"], fontsize=9)
+        ax.set_xlabel("CPU minutes")
+        ax.set_ylabel("validation loss (nats/token)")
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(out / "curves.png", dpi=90)
+    (out / "table.md").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main() or 0)
