@@ -70,9 +70,10 @@ def _require_cupy():
     if cp is None:
         raise DeviceError(
             "device 'cuda' needs CuPy, which could not be imported "
-            f"({_cupy_import_error!r}). Install the GPU extra with "
-            "`pip install scratchlstm[gpu]` (CUDA 12) or a cupy wheel matching your CUDA version, "
-            "or use device='cpu'.")
+            f"({_cupy_import_error!r}). Install the GPU extra for your CUDA version (`nvidia-smi` "
+            "shows it): `pip install scratchlstm[gpu-cuda12]` or `scratchlstm[gpu-cuda13]` "
+            "(plain `pip install scratchlstm[gpu]` is the CUDA 12 build, which also runs with "
+            "CUDA 13 drivers), or use device='cpu'.")
     if not gpu_available():
         raise DeviceError(
             "device 'cuda' was requested but no CUDA GPU is visible to CuPy. Check `nvidia-smi` "
