@@ -18,8 +18,8 @@ per epoch):
              measured on a GPU. The step is launch-bound (about 2,100 kernel launches per step),
              so expect roughly 4-20 s per epoch (364 x 2,100 launches at 5-25 us each) plus
              evaluation; benchmarks/gpu_check.sh measures one epoch. The first GPU run also
-             compiles CuPy's kernels, once ("compiling CUDA kernels, once" is printed): about a
-             minute; later runs load them from ~/.cupy/kernel_cache.
+             compiles CuPy's kernels, once ("compiling CUDA kernels, once" is printed; it may
+             take a minute); later runs load them from ~/.cupy/kernel_cache.
   on a CPU   2 x 256, tied (2.7M parameters), dropout 0.3, up to 8 epochs (patience 3).
   --quick    2 x 64, 2 epochs of 40 steps: a smoke run.
 """

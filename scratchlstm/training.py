@@ -351,8 +351,8 @@ class Trainer:
         if cache.is_dir() and any(cache.iterdir()):
             self.log(f"loading CUDA kernels (compiled on the first GPU run, cached in {cache}) ...")
         else:
-            self.log("compiling CUDA kernels, once: the first GPU run compiles them (about a "
-                     f"minute), later runs load them from {cache} ...")
+            self.log("compiling CUDA kernels, once: the first GPU run compiles them (it may take "
+                     f"a minute), later runs load them from {cache} ...")
         start = time.perf_counter()
         inputs, targets = next(iter(self._windows(self.epoch)))
         model.train()
