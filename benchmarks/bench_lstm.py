@@ -33,6 +33,8 @@ CONFIGS = {
     "small": dict(vocab=10_000, embed=200, hidden=200, layers=2, batch=20, bptt=20),
     "medium": dict(vocab=10_000, embed=650, hidden=650, layers=2, batch=20, bptt=35),
     "char": dict(vocab=65, embed=128, hidden=512, layers=2, batch=64, bptt=100),
+    # not part of "all": a seconds-long smoke run (gpu_check.sh's tiny mode, through the stand-in)
+    "tiny": dict(vocab=500, embed=32, hidden=32, layers=2, batch=4, bptt=10),
 }
 
 
@@ -78,7 +80,7 @@ def main(argv=None):
             torch.backends.cuda.matmul.allow_tf32 = allow
             torch.backends.cudnn.allow_tf32 = allow
 
-    names = list(CONFIGS) if args.config == "all" else [args.config]
+    names = [n for n in CONFIGS if n != "tiny"] if args.config == "all" else [args.config]
     rows = []
     for name in names:
         cfg = CONFIGS[name]

@@ -101,7 +101,7 @@ TORCH_CUDA=0
 if [[ "$TINY" == 1 ]]; then
     TESTS="${GPU_CHECK_TESTS:-tests/test_11_gpu_parity.py}"
     TINY_FLAG=(--tiny)
-    BENCH=(--config small --steps 2 --rounds 1)
+    BENCH=(--config tiny --steps 2 --rounds 1)
     # a slice of the COVID corpus: the smoke run then takes seconds even through the stand-in
     mkdir -p "$OUT/tiny_covid"
     for split in train valid test; do

@@ -171,3 +171,23 @@ def test_interop_takes_a_state_dict_of_device_arrays():
     back = from_torch_state_dict(on_device)
     for name, value in model.state_dict().items():
         assert numpy.array_equal(value, back.state_dict()[name]), name
+
+
+@pytest.mark.slow
+def test_lesson_11_runs_its_gpu_cells():
+    """Lesson 11 ("Going to the GPU") executes with a device present: its GPU branches (moving a
+    model, the pitfalls, timing, training on the device) run too, not only their CPU fallbacks."""
+    pytest.importorskip("nbclient")
+    pytest.importorskip("ipykernel")
+    import sys
+    from pathlib import Path
+
+    lessons = Path(__file__).resolve().parents[1] / "lessons"
+    sys.path.insert(0, str(lessons))
+    from execute import execute
+
+    nb, _ = execute(lessons / "11_going_to_the_gpu.ipynb", write=False)
+    printed = "".join(o.get("text", "") for c in nb.cells if c.cell_type == "code"
+                      for o in c.get("outputs", []))
+    assert "GPU available: True" in printed and "trained on cuda" in printed
+    assert "the same on the GPU: True" in printed

@@ -43,6 +43,7 @@ def test_the_standin_is_what_import_cupy_finds_in_the_subprocess():
     assert out.stdout.split() == ["True", "True", "cuda"]
 
 
+@pytest.mark.slow
 def test_every_gpu_test_passes_through_the_strict_standin(tmp_path):
     """``pytest -m gpu`` with the stand-in: every gpu test runs (none skipped) and passes."""
     report = tmp_path / "gpu.xml"

@@ -32,7 +32,9 @@ class BitGenerator:
     def __init__(self, seed=None):
         recorder.generator()
         recorder.launch(f"init_curand[{self.algorithm}]")
-        self._numpy = numpy.random.default_rng(seed)
+        # Not NumPy's stream for the same seed (CuPy's is not either): code must not rely on it.
+        entropy = None if seed is None else [0xC0FFEE, *numpy.atleast_1d(numpy.asarray(seed)).tolist()]
+        self._numpy = numpy.random.default_rng(entropy)
 
 
 class XORWOW(BitGenerator):
