@@ -67,6 +67,7 @@ class CounterRandom:
 
     def __init__(self, seed: int = 0, step: int = 0):
         self.xp = np
+        self._work = None      # (xp, n, counter 0..n-1, hash buffer, scratch): reused every draw
         self.restart(seed, step)
 
     def restart(self, seed: int, step: int = 0) -> None:
@@ -95,9 +96,8 @@ class CounterRandom:
             raise TypeError(f"dtype must be float32 or float64, got {dtype}")
         k1, k2 = draw_keys(self.seed, self.step, self.draw)
         self.draw += 1
-        h = xp.arange(n, dtype=np.uint32)           # the counter: one number per element
-        tmp = xp.empty_like(h)
-        xp.bitwise_xor(h, np.uint32(k1), out=h)
+        index, h, tmp = self._buffers(xp, n)
+        xp.bitwise_xor(index, np.uint32(k1), out=h)
         _mix32(h, tmp, xp)
         xp.bitwise_xor(h, np.uint32(k2), out=h)
         _mix32(h, tmp, xp)
@@ -110,3 +110,13 @@ class CounterRandom:
             u = h.astype(np.float64)
             u *= 2.0 ** -32
         return u.reshape(shape)
+
+    def _buffers(self, xp, n: int):
+        """The element counter 0..n-1 and two work arrays, made once per size and device: a
+        dropout layer draws the same size every step, and fresh memory costs page faults (CPU)
+        or allocations and an extra launch (GPU) every time."""
+        work = self._work
+        if work is None or work[0] is not xp or work[1] != n:
+            index = xp.arange(n, dtype=np.uint32)
+            work = self._work = (xp, n, index, xp.empty_like(index), xp.empty_like(index))
+        return work[2:]
