@@ -174,13 +174,18 @@ def test_interop_takes_a_state_dict_of_device_arrays():
 
 
 @pytest.mark.slow
-def test_lesson_11_runs_its_gpu_cells():
+def test_lesson_11_runs_its_gpu_cells(monkeypatch):
     """Lesson 11 ("Going to the GPU") executes with a device present: its GPU branches (moving a
     model, the pitfalls, timing, training on the device) run too, not only their CPU fallbacks."""
     pytest.importorskip("nbclient")
     pytest.importorskip("ipykernel")
+    import os
     import sys
     from pathlib import Path
+
+    # The notebook kernel runs in lessons/: give it this process's import path, made absolute.
+    paths = [str(Path(p).resolve()) for p in os.environ.get("PYTHONPATH", "").split(os.pathsep) if p]
+    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(paths))
 
     lessons = Path(__file__).resolve().parents[1] / "lessons"
     sys.path.insert(0, str(lessons))
