@@ -99,7 +99,7 @@ TORCH_CUDA=0
 "$PY" -c 'import sys, torch; sys.exit(0 if torch.cuda.is_available() else 1)' > /dev/null 2>&1 && TORCH_CUDA=1
 
 if [[ "$TINY" == 1 ]]; then
-    TESTS="${GPU_CHECK_TESTS:-tests/test_11_gpu_parity.py}"
+    TESTS="${GPU_CHECK_TESTS:-tests/test_11_gpu_exercises.py}"
     TINY_FLAG=(--tiny)
     BENCH=(--config tiny --steps 2 --rounds 1)
     # a slice of the COVID corpus: the smoke run then takes seconds even through the stand-in

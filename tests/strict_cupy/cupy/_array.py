@@ -158,20 +158,14 @@ class ndarray:  # noqa: N801 - the name CuPy uses
     def __array_function__(self, func, types, args, kwargs):
         import cupy  # noqa: PLC0415 - the package, to look the function up by name
 
-        module = func.__module__ or ""
-        target = cupy
-        for part in module.split(".")[1:]:
-            if part in ("_core", "core", "fromnumeric", "multiarray", "numeric", "shape_base",
-                        "function_base", "_function_base_impl", "_shape_base_impl",
-                        "_fromnumeric_impl", "_methods"):
-                continue
-            target = getattr(target, part, None)
-            if target is None:
-                return NotImplemented
-        ours = getattr(target, func.__name__, None)
-        if ours is None or not callable(ours):
+        # numpy.X -> cupy.X, numpy.linalg.X -> cupy.linalg.X; NotImplemented (so NumPy raises
+        # TypeError) when the stand-in has no such function, as CuPy does for what it lacks.
+        namespace = cupy.linalg if (func.__module__ or "").startswith("numpy.linalg") else cupy
+        try:
+            ours = getattr(namespace, func.__name__)
+        except AttributeError:
             return NotImplemented
-        return ours(*args, **kwargs)
+        return ours(*args, **kwargs) if callable(ours) else NotImplemented
 
     # -- attributes ---------------------------------------------------------------------------
     @property
