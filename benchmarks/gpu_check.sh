@@ -143,13 +143,14 @@ fi
 # ---- 5. one epoch of train_covid.py ------------------------------------------------------------
 RUN_DIR="$OUT/train_covid_run"
 rm -rf "$RUN_DIR"
-T0=$(date +%s.%N)
+T0=$(date +%s%N)
 run_part "train_covid.py, one epoch" train_covid.log 150 \
     "$PY" examples/train_covid.py --device cuda --out "$RUN_DIR" "${COVID[@]}"
-T1=$(date +%s.%N)
+MS=$(( ($(date +%s%N) - T0) / 1000000 ))
 if [[ -f "$RUN_DIR/history.json" ]]; then
     "$PY" benchmarks/gpu_check.py train-summary --run "$RUN_DIR" \
-        --seconds "$(echo "$T1 - $T0" | bc)" --out "$OUT/train_covid.json" | tee -a "$OUT/train_covid.log"
+        --seconds "$(printf '%d.%03d' $((MS / 1000)) $((MS % 1000)))" \
+        --out "$OUT/train_covid.json" | tee -a "$OUT/train_covid.log"
 fi
 
 {
