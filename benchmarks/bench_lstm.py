@@ -11,6 +11,13 @@ step (Adam by default), on a (T, B) window, carrying the hidden state between wi
     python benchmarks/bench_lstm.py                       # all configs, CPU, 2 threads
     python benchmarks/bench_lstm.py --config small --steps 30
     python benchmarks/bench_lstm.py --device cuda         # CuPy against torch on cuDNN
+    python benchmarks/bench_lstm.py --device cuda --tf32 off   # the like-for-like comparison
+
+On a GPU, scratchlstm's matrix products run in CuPy's strict FP32 (cuBLAS without TF32, unless
+CUPY_TF32=1 is set), while torch lets cuDNN use TF32 tensor cores by default for its LSTM (on
+Ampere and newer GPUs): ``--tf32 off`` forces torch to FP32 too and compares like with like;
+``--tf32 on`` allows it, which is what a torch user gets by default. The line after the table
+says which was compared.
 """
 from __future__ import annotations
 
@@ -26,6 +33,8 @@ CONFIGS = {
     "small": dict(vocab=10_000, embed=200, hidden=200, layers=2, batch=20, bptt=20),
     "medium": dict(vocab=10_000, embed=650, hidden=650, layers=2, batch=20, bptt=35),
     "char": dict(vocab=65, embed=128, hidden=512, layers=2, batch=64, bptt=100),
+    # not part of "all": a seconds-long smoke run (gpu_check.sh's tiny mode, through the stand-in)
+    "tiny": dict(vocab=500, embed=32, hidden=32, layers=2, batch=4, bptt=10),
 }
 
 
@@ -38,6 +47,9 @@ def parse_args(argv=None):
     p.add_argument("--rounds", type=int, default=5, help="alternating rounds (default 5)")
     p.add_argument("--optimizer", choices=["adam", "sgd"], default="adam")
     p.add_argument("--no-torch", action="store_true", help="skip the PyTorch reference")
+    p.add_argument("--tf32", choices=["on", "off"], default="off",
+                   help="GPU only: allow torch (cuBLAS and cuDNN) to use TF32, or force FP32 "
+                        "(default off: like for like with CuPy's FP32)")
     return p.parse_args(argv)
 
 
@@ -58,8 +70,17 @@ def main(argv=None):
             torch.set_num_threads(args.threads)
         except ImportError:
             print("torch is not installed: reporting scratchlstm alone")
+    if torch is not None and device == "cuda":
+        if not torch.cuda.is_available():
+            print("torch has no CUDA here (a CPU build, or no GPU it can see): the cuDNN "
+                  "comparison is skipped; reporting scratchlstm alone")
+            torch = None
+        else:
+            allow = args.tf32 == "on"
+            torch.backends.cuda.matmul.allow_tf32 = allow
+            torch.backends.cudnn.allow_tf32 = allow
 
-    names = list(CONFIGS) if args.config == "all" else [args.config]
+    names = [n for n in CONFIGS if n != "tiny"] if args.config == "all" else [args.config]
     rows = []
     for name in names:
         cfg = CONFIGS[name]
@@ -152,6 +173,11 @@ def main(argv=None):
     print()
     print(f"device={device}, threads={args.threads}, optimizer={args.optimizer}, "
           f"steps={args.steps} x rounds={args.rounds} (median)")
+    if device == "cuda":
+        ours = "TF32 (CUPY_TF32=1)" if os.environ.get("CUPY_TF32") == "1" else "strict FP32"
+        theirs = ("not run" if torch is None else
+                  "TF32 allowed (cuBLAS and cuDNN)" if args.tf32 == "on" else "FP32, TF32 forced off")
+        print(f"compared: scratchlstm on CuPy in {ours} against torch cuDNN nn.LSTM in {theirs}")
     print("| config | ours train tok/s | torch train tok/s | train ratio | ours infer tok/s | torch infer tok/s | infer ratio |")
     print("|---|---:|---:|---:|---:|---:|---:|")
     for name, m in rows:

@@ -9,6 +9,19 @@
 It prints perplexity every epoch, keeps the best weights in runs/covid-<tokenizer>/best.npz,
 draws the learning curves into curves.png next to it, and ends with samples at a few temperatures.
 Press Ctrl-C at any time: a resumable checkpoint is saved first.
+
+What it trains (word level: 6,224 words, 254,789 training tokens, 364 steps of 20 x 35 tokens
+per epoch):
+
+  on a GPU   Zaremba et al.'s "medium" shape: 2 x 650 LSTM, tied weights (10.8M parameters),
+             dropout 0.5, Adam, up to 30 epochs with early stopping (patience 4). Time: not yet
+             measured on a GPU. The step is launch-bound (about 2,100 kernel launches per step),
+             so expect roughly 4-20 s per epoch (364 x 2,100 launches at 5-25 us each) plus
+             evaluation; benchmarks/gpu_check.sh measures one epoch. The first GPU run also
+             compiles CuPy's kernels, once ("compiling CUDA kernels, once" is printed; it may
+             take a minute); later runs load them from ~/.cupy/kernel_cache.
+  on a CPU   2 x 256, tied (2.7M parameters), dropout 0.3, up to 8 epochs (patience 3).
+  --quick    2 x 64, 2 epochs of 40 steps: a smoke run.
 """
 import argparse
 import sys

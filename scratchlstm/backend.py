@@ -70,9 +70,10 @@ def _require_cupy():
     if cp is None:
         raise DeviceError(
             "device 'cuda' needs CuPy, which could not be imported "
-            f"({_cupy_import_error!r}). Install the GPU extra with "
-            "`pip install scratchlstm[gpu]` (CUDA 12) or a cupy wheel matching your CUDA version, "
-            "or use device='cpu'.")
+            f"({_cupy_import_error!r}). Install the GPU extra for your CUDA version (`nvidia-smi` "
+            "shows it): `pip install scratchlstm[gpu-cuda12]` or `scratchlstm[gpu-cuda13]` "
+            "(plain `pip install scratchlstm[gpu]` is the CUDA 12 build, which also runs with "
+            "CUDA 13 drivers), or use device='cpu'.")
     if not gpu_available():
         raise DeviceError(
             "device 'cuda' was requested but no CUDA GPU is visible to CuPy. Check `nvidia-smi` "
@@ -108,8 +109,11 @@ def resolve_device(device: str | None = None) -> str:
     if name == "gpu":
         name = "cuda"
     if name not in DEVICES:
-        source = f" (from ${ENV_DEVICE})" if device is None else ""
-        raise ValueError(f"unknown device {requested!r}{source}; expected one of {DEVICES}")
+        if device is None:
+            raise ValueError(f"unknown device {requested!r} in ${ENV_DEVICE}; expected one of "
+                             f"{DEVICES}. Set {ENV_DEVICE} to one of them (or unset it), or pass "
+                             "a device explicitly (--device on the command line)")
+        raise ValueError(f"unknown device {requested!r}; expected one of {DEVICES}")
     if name == "auto":
         return "cuda" if gpu_available() else "cpu"
     if name == "cuda":
@@ -176,12 +180,47 @@ def synchronize(device: str | None = None) -> None:
 def default_rng(seed: int | None = None, device: str | None = None):
     """A random Generator living on ``device``: NumPy's on the CPU, CuPy's on the GPU.
 
-    Used for dropout masks, which must be drawn where the activations are. Weight initialisation
-    always uses a *host* NumPy generator so that both devices start from identical weights.
+    The two draw different streams from the same seed, and creating a CuPy generator initialises
+    cuRAND state on the device (costly: create one and keep it). The library itself needs none:
+    weights come from a *host* NumPy generator, so both devices start identical, and dropout masks
+    from :class:`scratchlstm.nn.counter_random.CounterRandom`, which has no state to create.
     """
     if resolve_device(device) == "cuda":
         return _require_cupy().random.default_rng(seed)
     return numpy.random.default_rng(seed)
+
+
+def read_scalars(*values: Any) -> list[float]:
+    """Host floats for scalars on any device, waiting for the GPU at most once.
+
+    ``float(x)`` on a device scalar waits for all queued GPU work and copies one number; reading
+    several that way waits several times. Here the device scalars are stacked on the device and
+    copied in one transfer.
+
+    Parameters
+    ----------
+    *values : 0-d arrays (NumPy or CuPy) or Python numbers
+
+    Returns
+    -------
+    list of float, in the order given
+    """
+    on_device = [k for k, v in enumerate(values) if is_device_array(v)]
+    out = [None if k in on_device else float(v) for k, v in enumerate(values)]
+    if on_device:
+        cp = _cupy
+        stacked = cp.stack([cp.asarray(values[k], dtype=numpy.float64).reshape(()) for k in on_device])
+        for k, value in zip(on_device, stacked.get().tolist()):
+            out[k] = value
+    return out
+
+
+def kernel_cache_dir():
+    """Where CuPy keeps the CUDA kernels it compiled (``$CUPY_CACHE_DIR``, else
+    ``~/.cupy/kernel_cache``): empty or missing means the next GPU run compiles them."""
+    from pathlib import Path  # noqa: PLC0415
+
+    return Path(os.environ.get("CUPY_CACHE_DIR") or Path.home() / ".cupy" / "kernel_cache")
 
 
 def resolve_dtype(dtype: Any):

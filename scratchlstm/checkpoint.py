@@ -110,16 +110,17 @@ class Checkpoint:
         return {k[len("model/"):]: v for k, v in self.arrays.items() if k.startswith("model/")}
 
     def build_model(self, device: str | None = None):
-        """Rebuild the model from the stored config and load the stored weights."""
+        """Rebuild the model from the stored config and load the stored weights, on ``device``
+        (None: ``$SCRATCHLSTM_DEVICE``, else the CPU)."""
         from .models import LSTMLanguageModel  # noqa: PLC0415 - avoid an import cycle
 
         try:
-            model = LSTMLanguageModel(**self.model_config)
+            model = LSTMLanguageModel(**self.model_config, device=device)
         except TypeError as exc:
             raise CheckpointError(f"{self.path}: model config {self.model_config} does not fit this "
                                   f"version of scratchlstm ({exc})") from exc
         self.load_into(model)
-        return model.to(device) if device is not None else model
+        return model
 
     def load_into(self, model) -> None:
         """Copy the stored weights into an existing model, with a clear error when they differ."""
@@ -190,6 +191,7 @@ def load_checkpoint(path) -> Checkpoint:
 
 
 def load_model(path, device: str | None = None):
-    """Convenience: ``(model, tokenizer)`` from a checkpoint, ready for generation (eval mode)."""
+    """Convenience: ``(model, tokenizer)`` from a checkpoint, ready for generation (eval mode), on
+    ``device`` (None: ``$SCRATCHLSTM_DEVICE``, else the CPU)."""
     ckpt = load_checkpoint(path)
     return ckpt.build_model(device).eval(), ckpt.tokenizer()

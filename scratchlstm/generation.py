@@ -39,15 +39,16 @@ def temperature_softmax(logits, temperature: float = 1.0):
 
     Parameters
     ----------
-    logits : (V,) float array (host)
+    logits : (V,) float array, on the host or the device (device logits are copied to the host
+        explicitly: sampling happens there)
     temperature : float >= 0. Below 1 the distribution sharpens, above 1 it flattens; 0 means
         greedy: all the mass on the arg-max (the first one, if several tie)
 
     Returns
     -------
-    probs : (V,) float64, sums to 1
+    probs : (V,) float64 host array, sums to 1
     """
-    z = np.asarray(logits, dtype=np.float64)
+    z = to_host(logits).astype(np.float64, copy=False)
     if temperature == 0.0:
         probs = np.zeros_like(z)
         probs[int(np.argmax(z))] = 1.0
@@ -143,13 +144,14 @@ def sample_from(probs, rng) -> int:
 
     Parameters
     ----------
-    probs : (V,) float, sums to 1
+    probs : (V,) float, sums to 1 (host; device arrays are copied to the host)
     rng : a NumPy Generator; exactly one ``rng.random()`` is drawn, u = that number times cdf[-1]
 
     Returns
     -------
     int, the sampled token id
     """
+    probs = to_host(probs)
     cdf = np.cumsum(probs)
     u = rng.random() * cdf[-1]
     return int(min(np.searchsorted(cdf, u, side="right"), probs.size - 1))

@@ -70,7 +70,8 @@ def from_torch_state_dict(state_dict, model=None, **model_kwargs):
 
     Parameters
     ----------
-    state_dict : mapping of name -> torch tensor or NumPy array, as described in the module doc
+    state_dict : mapping of name -> torch tensor, NumPy or CuPy array, as described in the module
+        doc
     model : LSTMLanguageModel or None. None builds one, inferring vocab, embedding, hidden size,
         layer count and weight tying from the shapes; ``model_kwargs`` (dropout, dtype, ...) are
         passed on.
@@ -81,7 +82,8 @@ def from_torch_state_dict(state_dict, model=None, **model_kwargs):
     """
     from .models import LSTMLanguageModel  # noqa: PLC0415 - avoid an import cycle
 
-    sd = {k: (v.detach().cpu().numpy() if hasattr(v, "detach") else np.asarray(v))
+    # torch tensors (on any torch device) and NumPy or CuPy arrays, all copied to host NumPy
+    sd = {k: (v.detach().cpu().numpy() if hasattr(v, "detach") else to_host(v))
           for k, v in state_dict.items()}
     required = ["embedding.weight", "lstm.weight_ih_l0", "lstm.weight_hh_l0", "decoder.bias"]
     missing = [k for k in required if k not in sd]

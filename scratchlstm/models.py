@@ -7,7 +7,7 @@
 """
 from __future__ import annotations
 
-from .backend import resolve_dtype, to_device, np
+from .backend import resolve_device, resolve_dtype, to_device, np
 from .nn import fast
 from .nn.layers import LSTM, Dropout, Embedding, Linear, RecurrentStack
 from .nn.module import Module
@@ -59,11 +59,16 @@ class LanguageModel(Module):
     def vocab_size(self) -> int:
         return self.config["vocab_size"]
 
-    def seed_dropout(self, seed: int) -> None:
-        """Restart every dropout mask sequence from ``seed`` (repeatable runs, gradient checks)."""
+    def seed_dropout(self, seed: int, step: int = 0) -> None:
+        """Put every dropout layer at ``(seed, step)`` of its mask sequence.
+
+        Layer ``k`` gets the stream ``seed * 1000 + k``; ``step`` is the position in it (the
+        trainer passes its global step, so a resumed run draws the masks an uninterrupted one
+        draws). Cheap: it sets integers, it creates no random generator.
+        """
         dropouts = [m for m in self.modules() if isinstance(m, Dropout)]
         for k, m in enumerate(dropouts):
-            m.seed(seed * 1000 + k)
+            m.seed(seed * 1000 + k, step)
 
     def to_device_ids(self, ids):
         """Validate token ids (on the host when they are there) and move them to the model."""
@@ -99,7 +104,8 @@ class LSTMLanguageModel(LanguageModel):
     init_range : float, the bound for ``init="uniform"``
     forget_bias : float, initial forget-gate bias
     locked_dropout : bool, one dropout mask per sequence reused at every time step
-    device : "cpu", "cuda", "auto" or None (``$SCRATCHLSTM_DEVICE``, else CPU)
+    device : "cpu", "cuda", "auto" or None: None reads ``$SCRATCHLSTM_DEVICE`` (default "cpu");
+        the weights are drawn on the host and then moved there
     cell : "lstm" (default), "gru" or "rnn": the same model with another recurrent cell, for
         comparisons. Its state is ``(h, c)`` for the LSTM and ``(h,)`` for the others; the
         attribute is still called ``lstm``.
@@ -152,8 +158,9 @@ class LSTMLanguageModel(LanguageModel):
                               tied_weight=self.embedding.weight if tie_weights else None,
                               functional=F)
         self.seed_dropout(seed)
-        if device is not None:
-            self.to(device)
+        target = resolve_device(device)            # None: $SCRATCHLSTM_DEVICE, else "cpu"
+        if target != "cpu":
+            self.to(target)
 
     def init_state(self, batch_size: int):
         """Zero hidden state ``(h, c)``, each ``(num_layers, B, H)`` (``(h,)`` for GRU/RNN)."""

@@ -295,43 +295,66 @@ class AdamW(Adam):
         return g
 
 
-def grad_norm(params) -> float:
-    """Global L2 norm of all gradients: ``sqrt(sum_p ||grad_p||^2)``."""
+def grad_norm(params, sync: bool = True):
+    """Global L2 norm of all gradients: ``sqrt(sum_p ||grad_p||^2)``.
+
+    Parameters
+    ----------
+    params : iterable of Parameter
+    sync : bool. True: return a Python float (on a GPU this waits for the device and copies the
+        number back). False: on a GPU, return a 0-d device array and do not wait; on the CPU the
+        result is a float either way, since reading host memory costs nothing.
+    """
     params = _as_parameter_list(params)
     xp = get_array_module(params[0].grad)
     total = 0.0
     for p in params:
         g = p.grad.reshape(-1)
-        total = total + xp.dot(g, g)     # stays on the device; one sync below
-    return float(math.sqrt(float(total)))
+        total = total + xp.dot(g, g)     # stays on the device
+    if sync or device_of(params[0].grad) == "cpu":
+        return float(math.sqrt(float(total)))
+    return xp.sqrt(total)
 
 
-def clip_grad_norm(params, max_norm: float) -> float:
+def clip_grad_norm(params, max_norm: float, sync: bool = True):
     """Scale all gradients together so their global L2 norm is at most ``max_norm``.
 
     Clipping by the *global* norm keeps the direction of the whole update and only shortens it
     (Pascanu et al. 2013). Call it after every ``backward`` (tied weights already hold their
     summed gradient) and before ``optimizer.step()``.
 
+    On a GPU the decision is made on the device, ``scale = max_norm / norm`` when ``norm >
+    max_norm`` (and finite) else 1, and every gradient is multiplied by it, so clipping never waits
+    for the device; with ``sync=False`` nothing here does.
+
     Parameters
     ----------
     params : list of Parameter (anything with a ``.grad`` array), or a Module; the gradients
         are scaled in place
     max_norm : float > 0
+    sync : bool, as for :func:`grad_norm`: False returns the norm as a 0-d device array on a GPU
 
     Returns
     -------
-    float : the norm *before* clipping (useful to log; inf/nan signals a diverged step)
+    float (or a 0-d device array, see ``sync``): the norm *before* clipping (useful to log;
+    inf/nan signals a diverged step, and then the gradients are left as they are)
     """
     if max_norm <= 0:
         raise ValueError(f"max_norm must be > 0, got {max_norm}")
     params = _as_parameter_list(params)
-    total = grad_norm(params)
-    if math.isfinite(total) and total > max_norm:
-        scale = max_norm / (total + 1e-6)
-        for p in params:
-            p.grad *= scale
-    return total
+    total = grad_norm(params, sync=False)
+    if device_of(params[0].grad) == "cpu":
+        if math.isfinite(total) and total > max_norm:
+            scale = max_norm / (total + 1e-6)
+            for p in params:
+                p.grad *= scale
+        return total
+    xp = get_array_module(params[0].grad)
+    clipping = xp.isfinite(total) & (total > max_norm)
+    scale = xp.where(clipping, max_norm / (total + 1e-6), 1.0).astype(total.dtype, copy=False)
+    for p in params:
+        p.grad *= scale
+    return float(total) if sync else total
 
 
 # ----------------------------------------------------------------------------------------------

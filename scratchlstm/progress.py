@@ -28,16 +28,21 @@ class Progress:
             enabled = bool(getattr(self.stream, "isatty", lambda: False)())
         self.total, self.desc, self.enabled, self.min_interval = total, desc, enabled, min_interval
         self.count = 0
+        self.fields: dict = {}
         self.start = time.perf_counter()
         self._last_draw = 0.0
         self._width = 0
 
     def update(self, n: int = 1, **fields) -> None:
+        """Advance by ``n`` steps; ``fields`` (e.g. ``loss=2.3``) update the values shown, and a
+        field not given keeps its last value (a training loop reads its loss only every few
+        steps)."""
         self.count += n
+        self.fields.update(fields)
         now = time.perf_counter()
         if self.enabled and (now - self._last_draw >= self.min_interval or self.count == self.total):
             self._last_draw = now
-            self._draw(fields)
+            self._draw(self.fields)
 
     def _draw(self, fields: dict) -> None:
         if self.total:

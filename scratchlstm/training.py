@@ -17,6 +17,12 @@ uniformly among V tokens has perplexity V. Bits per character, :math:`\text{loss
 Nothing is lost on the way: ``last.npz`` (resumable) is written after every epoch and when you
 press Ctrl-C, ``best.npz`` whenever validation improves, both atomically. A non-finite loss or
 gradient stops training *before* the weights are touched, naming the step.
+
+On a GPU a training step waits for the device exactly once: to read the global gradient norm,
+which the NaN guard needs before the update. The running loss stays on the device and travels
+with that same read every :data:`LOSS_READ_EVERY` steps (and at the end of the epoch); clipping
+decides on the device; dropout masks need no random generator. Nothing inside the LSTM's loop
+over time steps reads from or copies to the host.
 """
 from __future__ import annotations
 
@@ -29,12 +35,17 @@ import time
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
-from .backend import to_device, np
+from .backend import device_of, kernel_cache_dir, read_scalars, to_device, to_host, np
 from .checkpoint import load_checkpoint, save_checkpoint
 from .optim import (SGD, Adam, AdamW, EarlyStopping, EpochDecay, ReduceLROnPlateau, WarmupCosine,
                     clip_grad_norm, grad_norm)
 from .progress import Progress
 from .text import batchify, bptt_windows
+
+
+#: Steps between reads of the running training loss (for the progress bar and the epoch's mean).
+#: A read travels with the step's one read of the gradient norm, so it costs no extra wait.
+LOSS_READ_EVERY = 10
 
 
 class TrainingDiverged(RuntimeError):
@@ -222,7 +233,9 @@ class Trainer:
         self.log = log or (lambda *a, **k: None)
         if "train" not in data:
             raise ValueError("data must contain a 'train' token stream")
-        self.ids = {k: np.asarray(v) for k, v in data.items() if v is not None}
+        # Token streams live on the host (batchify, windows and id checks happen there); device
+        # arrays are copied back explicitly.
+        self.ids = {k: to_host(v) for k, v in data.items() if v is not None}
         from .text import validate_ids  # noqa: PLC0415
 
         for split, ids in self.ids.items():
@@ -246,6 +259,11 @@ class Trainer:
         self.best_weights = None
         self.result: dict = {}
         self.extra_meta: dict = {}     # stored in checkpoints as-is (e.g. the CLI's settings)
+        # The epoch's loss not yet read from the device: a running sum over `_unread_steps` steps.
+        self._loss_sum = 0.0
+        self._unread_steps = 0
+        self._read_loss_now = False    # set by train_epoch: read the loss with this step's norm
+        self._warmed_up = False
 
     # -- setup ---------------------------------------------------------------------------------
     def steps_per_epoch(self) -> int:
@@ -273,15 +291,26 @@ class Trainer:
 
     # -- one step and one epoch ------------------------------------------------------------------
     def train_step(self, inputs, targets):
-        """Forward, loss, backward, clip, guard, update. Returns the loss (a device scalar)."""
+        """Forward, loss, backward, clip, guard, update. Returns the loss (a device scalar).
+
+        Waits for the device once: to read the gradient norm for the guard (and, when
+        ``train_epoch`` asks, the running loss in the same transfer).
+        """
         model, c = self.model, self.config
-        model.seed_dropout(c.seed * 1_000_003 + self.global_step)   # repeatable masks, resumable
+        model.seed_dropout(c.seed, step=self.global_step)   # masks of this step: resumable, no generator
         logits, state = model(inputs, self.state)
         loss, dlogits = model.loss(logits, model.to_device_ids(targets))
         model.zero_grad()
         model.backward(dlogits)
         params = self.optimizer.params
-        norm = clip_grad_norm(params, c.clip) if c.clip else grad_norm(params)
+        norm = clip_grad_norm(params, c.clip, sync=False) if c.clip else grad_norm(params, sync=False)
+        self._loss_sum = self._loss_sum + loss * targets.size        # stays on the device
+        self._unread_steps += 1
+        if self._read_loss_now:
+            norm, loss_sum = read_scalars(norm, self._loss_sum)      # one transfer for both
+            self._add_read_loss(loss_sum)
+        else:
+            norm = float(norm)                                       # the step's one wait
         if not math.isfinite(norm):
             where = self.out_dir / "last.npz" if self.out_dir else None
             kept = (f"The last good checkpoint is {where}." if where and where.exists()
@@ -299,6 +328,51 @@ class Trainer:
         self.window += 1
         return loss
 
+    def _add_read_loss(self, loss_sum: float) -> None:
+        self.epoch_loss_sum += loss_sum
+        self._loss_sum, self._unread_steps = 0.0, 0
+
+    def _read_loss(self) -> None:
+        """Add the loss still on the device to ``epoch_loss_sum`` (a wait, when there is any)."""
+        if self._unread_steps:
+            self._add_read_loss(read_scalars(self._loss_sum)[0])
+
+    def warm_up(self) -> float:
+        """One forward and backward pass and one optimizer step on scratch parameters, changing
+        nothing: on a GPU, CuPy compiles each kernel the first time it runs, and this makes that
+        a visible step ("compiling CUDA kernels, once") instead of a silent pause in step 1.
+
+        Returns the seconds it took.
+        """
+        from .nn.module import Parameter  # noqa: PLC0415
+
+        model = self.model
+        cache = kernel_cache_dir()
+        if cache.is_dir() and any(cache.iterdir()):
+            self.log(f"loading CUDA kernels (compiled on the first GPU run, cached in {cache}) ...")
+        else:
+            self.log("compiling CUDA kernels, once: the first GPU run compiles them (it may take "
+                     f"a minute), later runs load them from {cache} ...")
+        start = time.perf_counter()
+        inputs, targets = next(iter(self._windows(self.epoch)))
+        model.train()
+        model.seed_dropout(self.config.seed, step=self.global_step)
+        logits, _ = model(inputs)
+        loss, dlogits = model.loss(logits, model.to_device_ids(targets))
+        model.zero_grad()
+        model.backward(dlogits)
+        norm = clip_grad_norm(model.parameters(), self.config.clip or 1.0, sync=False)
+        model.zero_grad()
+        xp = model.xp
+        scratch = Parameter(xp.zeros(8, dtype=model.dtype))
+        scratch.grad = xp.ones(8, dtype=model.dtype)
+        make_optimizer(self.config, [scratch]).step()
+        read_scalars(norm, loss, scratch.data[0])                    # wait until all of it ran
+        seconds = time.perf_counter() - start
+        self.log(f"CUDA kernels ready in {seconds:.1f} s")
+        self._warmed_up = True
+        return seconds
+
     def train_epoch(self, stop: _StopFlag | None = None) -> bool:
         """Run (the rest of) the current epoch. Returns False when interrupted."""
         c = self.config
@@ -309,24 +383,29 @@ class Trainer:
         self.model.train()
         start = time.perf_counter()
         tokens_at_start = self.epoch_tokens
-        loss_sum = 0.0
+        self._loss_sum, self._unread_steps = 0.0, 0
         with Progress(total, f"epoch {self.epoch}", enabled=c.progress) as bar:
             bar.count = self.window
             for inputs, targets in windows:
                 if self.window >= total:
                     break
-                loss = self.train_step(inputs, targets)
-                loss_sum = loss_sum + loss * targets.size
+                position = self.window + 1
+                self._read_loss_now = (position == total or position % LOSS_READ_EVERY == 0
+                                       or (stop is not None and stop.requested))
+                self.train_step(inputs, targets)
                 self.epoch_tokens += targets.size
-                if bar.enabled:
-                    seen = self.epoch_tokens - tokens_at_start
-                    avg = (self.epoch_loss_sum + float(loss_sum)) / max(self.epoch_tokens, 1)
-                    bar.update(1, loss=avg, ppl=perplexity(avg), tok_s=int(seen / (time.perf_counter() - start)),
-                               lr=self.optimizer.lr)
+                fields = {}
+                if self._unread_steps == 0:              # the loss was read with this step
+                    avg = self.epoch_loss_sum / max(self.epoch_tokens, 1)
+                    fields = dict(loss=avg, ppl=perplexity(avg))
+                seen = self.epoch_tokens - tokens_at_start
+                bar.update(1, tok_s=int(seen / (time.perf_counter() - start)), lr=self.optimizer.lr,
+                           **fields)
                 if stop is not None and stop.requested:
-                    self.epoch_loss_sum += float(loss_sum)
+                    self._read_loss()
                     return False
-        self.epoch_loss_sum += float(loss_sum)
+        self._read_loss()          # nothing left to read unless the windows ended early
+        self._read_loss_now = False
         self._epoch_seconds = time.perf_counter() - start
         self._epoch_tok_s = (self.epoch_tokens - tokens_at_start) / max(self._epoch_seconds, 1e-9)
         return True
@@ -342,6 +421,8 @@ class Trainer:
         if self.out_dir:
             self.out_dir.mkdir(parents=True, exist_ok=True)
         interrupted = False
+        if device_of(self.model.parameters()[0].data) == "cuda" and not self._warmed_up:
+            self.warm_up()
         with _StopFlag() as stop:
             while self.epoch <= c.epochs:
                 if self.window == 0:

@@ -1,11 +1,41 @@
 """Shared fixtures: a seeded generator, the shared data folder, GPU availability, and the target
-of the ladder (the library, or a student's workbook with ``--workbook DIR``)."""
+of the ladder (the library, or a student's workbook with ``--workbook DIR``).
+
+Tests marked ``gpu`` run where CuPy sees a CUDA device: on a machine with a GPU, or through the
+strict CuPy stand-in in ``tests/strict_cupy`` (``tests/test_16_strict_cupy.py`` runs them all that
+way, in a subprocess with the stand-in first on ``PYTHONPATH``). Elsewhere they are skipped.
+"""
 import os
 from pathlib import Path
 
 import pytest
 
-from scratchlstm.backend import gpu_available, np
+# Every test chooses its device explicitly (the tests of $SCRATCHLSTM_DEVICE set it themselves):
+# a value left in the shell would otherwise move every model of the suite to that device.
+os.environ.pop("SCRATCHLSTM_DEVICE", None)
+
+from scratchlstm.backend import gpu_available, np  # noqa: E402
+
+STRICT_CUPY = Path(__file__).resolve().parent / "strict_cupy"
+
+
+def strict_standin():
+    """The stand-in's counters (``cupy.strict``) when ``import cupy`` found the stand-in, else None."""
+    if not gpu_available():
+        return None
+    import cupy
+
+    return cupy.strict if getattr(cupy, "__strict_standin__", False) else None
+
+
+@pytest.fixture
+def counts():
+    """``counts.counting()`` of the strict CuPy stand-in; skips the test with real CuPy, which
+    cannot count launches, syncs and copies."""
+    strict = strict_standin()
+    if strict is None:
+        pytest.skip("needs the strict CuPy stand-in (tests/strict_cupy first on PYTHONPATH) to count")
+    return strict
 
 
 def pytest_addoption(parser):

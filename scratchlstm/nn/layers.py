@@ -14,8 +14,9 @@ with the same seed starts from the same numbers on CPU and GPU.
 """
 from __future__ import annotations
 
-from ..backend import default_rng, device_of, get_array_module, resolve_dtype, np
+from ..backend import get_array_module, resolve_dtype, np
 from . import fast
+from .counter_random import CounterRandom
 from .module import Module, Parameter
 from .tracks import resolve_functional
 
@@ -114,8 +115,12 @@ class Linear(Module):
 class Dropout(Module):
     """Inverted dropout with probability ``p``; ``locked=True`` reuses one mask over time.
 
-    Active only in training mode. Masks come from a generator on the device of the input,
-    seeded by :meth:`seed` (the model seeds all its dropout layers from one number).
+    Active only in training mode. The masks come from a :class:`CounterRandom`: a pure function of
+    the layer's seed, the training step and how many masks were drawn in that step, computed on the
+    device of the input. So no random generator is ever created (on a GPU each one would initialise
+    cuRAND state), a resumed run draws exactly the masks of an uninterrupted one, and the CPU and
+    the GPU draw the same masks. :meth:`seed` moves to a new position (the model seeds all its
+    dropout layers from one number; the trainer moves them to each step).
     """
 
     def __init__(self, p: float = 0.0, locked: bool = False, seed: int = 0, functional=None):
@@ -124,22 +129,17 @@ class Dropout(Module):
         self.F = resolve_functional(functional)
         self.p = float(p)
         self.locked = locked
-        self._seed = seed
-        self._rng = None
-        self._rng_device = None
+        self._random = CounterRandom(seed)
         self._mask = None
 
-    def seed(self, seed: int) -> None:
-        """Restart the mask sequence from ``seed`` (for repeatable runs and gradient checks)."""
-        self._seed = seed
-        self._rng = None
+    def seed(self, seed: int, step: int = 0) -> None:
+        """Restart the mask sequence at ``(seed, step)`` (repeatable runs, resuming, gradient
+        checks). Only integers change: nothing is allocated."""
+        self._random.restart(seed, step)
 
     def _generator(self, x):
-        device = device_of(x)
-        if self._rng is None or self._rng_device != device:
-            self._rng = default_rng(self._seed, device)
-            self._rng_device = device
-        return self._rng
+        self._random.xp = get_array_module(x)       # draw where the activations are
+        return self._random
 
     def forward(self, x):
         if not self.training or self.p == 0.0:
