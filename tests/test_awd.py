@@ -1,0 +1,69 @@
+"""AWD-LSTM's regularisers: every gradient by central differences (float64), and what each mask
+does."""
+import numpy
+import pytest
+
+from scratchlstm.gradcheck import check_function, numerical_gradient, relative_error
+from scratchlstm.nn import functional as F
+from scratchlstm.nn import regularisers as R
+
+
+@pytest.mark.parametrize("reg, coef", [(R.activation_regularisation, 2.0),
+                                       (R.temporal_activation_regularisation, 1.0)])
+def test_ar_and_tar_gradients(rng, reg, coef):
+    hs = rng.standard_normal((6, 3, 4))
+    loss, dhs = reg(hs, coef)
+    numeric = numerical_gradient(lambda: reg(hs, coef)[0], hs, h=1e-6)
+    assert relative_error(dhs, numeric) < 1e-8
+    assert float(loss) > 0
+
+
+def test_tar_is_zero_for_a_constant_sequence_and_ar_scales_with_alpha(rng):
+    constant = numpy.repeat(rng.standard_normal((1, 2, 3)), 5, axis=0)
+    assert float(R.temporal_activation_regularisation(constant, 3.0)[0]) == 0.0
+    hs = rng.standard_normal((4, 2, 3))
+    assert numpy.isclose(float(R.activation_regularisation(hs, 2.0)[0]),
+                         2 * float(R.activation_regularisation(hs, 1.0)[0]))
+
+
+def test_weight_drop_through_an_lstm_layer(rng):
+    """The gradient with respect to Wh, through the dropped matrix, for a whole LSTM window: the
+    same mask at every step."""
+    T, B, D, H = 5, 2, 3, 4
+    x, h0, c0 = rng.standard_normal((T, B, D)), rng.standard_normal((B, H)), rng.standard_normal((B, H))
+    Wx, Wh, b = rng.standard_normal((D, 4 * H)) * 0.5, rng.standard_normal((H, 4 * H)) * 0.5, rng.standard_normal(4 * H)
+
+    def forward(Wh):
+        dropped, mask = R.weight_drop_forward(Wh, 0.4, numpy.random.default_rng(3))
+        hs, _, cache = F.lstm_forward(x, h0, c0, Wx, dropped, b)
+        return hs, (cache, mask)
+
+    def backward(dhs, cache):
+        lstm_cache, mask = cache
+        return (R.weight_drop_backward(F.lstm_backward(dhs, lstm_cache)[4], mask),)
+
+    assert check_function(forward, backward, [Wh]).worst < 1e-7
+    _, mask = R.weight_drop_forward(Wh, 0.4, numpy.random.default_rng(3))
+    assert set(numpy.unique(mask)) <= {0.0, 1 / 0.6}
+
+
+def test_embedding_dropout_drops_whole_words(rng):
+    V, D = 8, 5
+    W = rng.standard_normal((V, D))
+    dropped, mask = R.embedding_dropout_forward(W, 0.5, numpy.random.default_rng(0))
+    gone = numpy.flatnonzero(mask[:, 0] == 0)
+    assert 0 < gone.size < V
+    assert numpy.all(dropped[gone] == 0) and numpy.allclose(dropped[mask[:, 0] > 0], 2 * W[mask[:, 0] > 0])
+    ids = numpy.array([[gone[0], gone[0]], [gone[0], 1]])
+    out, _ = F.embedding_forward(ids, dropped)
+    assert numpy.all(out[ids == gone[0]] == 0)            # the word is gone everywhere it occurs
+
+    def forward(W):
+        d, m = R.embedding_dropout_forward(W, 0.5, numpy.random.default_rng(0))
+        out, cache = F.embedding_forward(ids, d)
+        return out, (cache, m)
+
+    def backward(dout, cache):
+        return (R.embedding_dropout_backward(F.embedding_backward(dout, cache[0]), cache[1]),)
+
+    assert check_function(forward, backward, [W]).worst < 1e-7
