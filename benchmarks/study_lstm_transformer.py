@@ -85,6 +85,7 @@ class Run:
         self.step = 0
         self.tokens = 0
         self.curve = []          # (cpu seconds, tokens seen, valid loss)
+        self.scores = []         # (cpu seconds, task score), when the experiment has one
         self.state = None
         self.rng_order = __import__("numpy").random.default_rng(seed)
 
@@ -133,8 +134,9 @@ def load_tokens(args):
     return tokenizer, ids, chars
 
 
-def race(args, tokenizer, ids, chars, tag):
-    """Train both models in alternation on ``ids``; returns the result dict."""
+def race(args, tokenizer, ids, chars, tag, measure=None):
+    """Train both models in alternation on ``ids``; returns the result dict. ``measure(model)``
+    adds a task-specific score (e.g. recall accuracy) at every evaluation."""
     from scratchlstm.training import bits_per_char, evaluate
 
     models = sized_models(tokenizer.vocab_size, args.params, args.context, args.seed)
@@ -150,8 +152,13 @@ def race(args, tokenizer, ids, chars, tag):
             if run.cpu < run.budget:
                 run.train_for(min(args.slice, run.budget - run.cpu))
                 loss = run.evaluate()
+                extra = ""
+                if measure is not None:
+                    score = measure(run.model)
+                    run.scores.append((run.cpu, score))
+                    extra = f" score {score}"
                 print(f"{tag} {run.name:11s} cpu {run.cpu:7.0f}s tokens {run.tokens:10,d} "
-                      f"valid {loss:.4f}", flush=True)
+                      f"valid {loss:.4f}{extra}", flush=True)
     result = {"experiment": tag, "data": args.data, "tokenizer": args.tokenizer,
               "vocab_size": tokenizer.vocab_size, "budget_cpu_s": budget, "context": args.context,
               "batch": args.batch, "threads": args.threads, "models": {}}
@@ -162,30 +169,52 @@ def race(args, tokenizer, ids, chars, tag):
             "repr": repr(run.model), "parameters": run.model.num_parameters(), "steps": run.step,
             "tokens": run.tokens, "train_tokens_per_cpu_s": run.tokens / run.cpu,
             "valid_loss": full, "valid_bpc": bits_per_char(full, ids["valid"].size - 1, chars["valid"]),
-            "generation_tokens_per_s": gen_speed, "sample": sample, "curve": run.curve}
+            "generation_tokens_per_s": gen_speed, "sample": sample, "curve": run.curve,
+            "scores": run.scores}
         print(name, json.dumps({k: v for k, v in result["models"][name].items() if k != "curve"})[:400])
     return result
 
 
-def recall_task(args):
-    """A long-range task: a key token appears once, then noise, then a query; the answer is the
-    token that followed the key. Distances from 8 up to the window."""
+def recall_sequences(n: int, length: int, rng):
+    """The long-range task: ``n`` sequences of ``length`` tokens. Noise tokens (0..19), and once a
+    *key* (20) followed by a value (22..31); later, after a gap of 8 to length - 4 tokens, a *query*
+    (21): the next token is the value again. Predicting it needs the token that followed the key,
+    however far back it was. Returns the sequences (n, length) and the positions (query index)."""
     from scratchlstm.backend import np
 
-    rng = np.random.default_rng(args.seed)
-    V_noise, marker, query = 20, 20, 21
-    V = 22 + 10                                            # noise, marker, query, 10 values
-    rows = []
-    T = args.context
-    for _ in range(4000):
-        seq = rng.integers(0, V_noise, size=T + 1)
-        gap = int(rng.integers(8, T - 4))
-        start = int(rng.integers(0, T - gap - 2))
+    seqs = rng.integers(0, 20, size=(n, length))
+    queries = np.empty(n, dtype=np.int64)
+    for k in range(n):
+        gap = int(rng.integers(8, length - 3))
+        start = int(rng.integers(0, length - gap - 1))
         value = 22 + int(rng.integers(0, 10))
-        seq[start], seq[start + 1] = marker, value
-        seq[start + gap], seq[start + gap + 1] = query, value
-        rows.append(seq)
-    return np.concatenate(rows), V
+        seqs[k, start], seqs[k, start + 1] = 20, value
+        seqs[k, start + gap], seqs[k, start + gap + 1] = 21, value
+        queries[k] = start + gap
+    return seqs, queries
+
+
+def recall_accuracy(model, seqs, queries, batch: int = 64):
+    """Accuracy of the next-token prediction right after each query, by gap bucket."""
+    from scratchlstm.backend import np, to_host
+
+    model.eval()
+    correct, gaps = [], []
+    for k in range(0, len(seqs), batch):
+        block = seqs[k:k + batch]
+        logits, _ = model(block.T[:-1].copy())                   # (T - 1, b, V), a fresh state
+        predicted = to_host(logits).argmax(axis=-1)              # (T - 1, b)
+        q = queries[k:k + batch]
+        correct.extend(predicted[q, np.arange(len(q))] == block[np.arange(len(q)), q + 1])
+        starts = np.array([int(np.flatnonzero(row == 20)[0]) for row in block])
+        gaps.extend(q - starts)
+    correct, gaps = np.array(correct), np.array(gaps)
+    buckets = {}
+    for low, high in ((8, 32), (32, 64), (64, 96), (96, 1 << 30)):
+        sel = (gaps >= low) & (gaps < high)
+        if sel.any():
+            buckets[f"{low}-{high if high < 1 << 30 else 'end'}"] = float(correct[sel].mean())
+    return float(correct.mean()), buckets
 
 
 def main(argv=None):
@@ -212,16 +241,19 @@ def main(argv=None):
 
 
 def recall(args):
-    """Train both on the recall task; report accuracy at the answer positions by distance."""
+    """Train both on the long-range task; report the accuracy right after the query, by gap."""
     from scratchlstm.backend import np
     from scratchlstm.text import CharTokenizer
 
-    stream_ids, V = recall_task(args)
-    n = stream_ids.size
-    ids = {"train": stream_ids[: int(n * 0.9)], "valid": stream_ids[int(n * 0.9):]}
-    tokenizer = CharTokenizer().fit("".join(chr(65 + k) for k in range(V - 1)))
-    assert tokenizer.vocab_size == V
-    result = race(args, tokenizer, ids, {"train": ids["train"].size, "valid": ids["valid"].size}, "recall")
+    rng = np.random.default_rng(args.seed)
+    length = args.context + 1                  # a window of `context` inputs and its targets
+    n_train = 32 * 64                          # whole sequences per batch column: windows align
+    train, _ = recall_sequences(n_train, length, rng)
+    valid, queries = recall_sequences(1024, length, rng)
+    ids = {"train": train[:, :-1].reshape(-1), "valid": valid[:, :-1].reshape(-1)}
+    tokenizer = CharTokenizer().fit("".join(chr(65 + k) for k in range(31)))   # 31 + <unk> = 32 ids
+    result = race(args, tokenizer, ids, {"train": ids["train"].size, "valid": ids["valid"].size}, "recall",
+                  measure=lambda model: recall_accuracy(model, valid, queries))
     return result
 
 
