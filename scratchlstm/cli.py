@@ -237,6 +237,8 @@ def build_parser() -> argparse.ArgumentParser:
     w.add_argument("--port", type=_port, default=8000, help="TCP port (default 8000; 0: any free port)")
     w.add_argument("--max-generations", type=_positive_int, default=None,
                    help="generations running at once; more get 503 with Retry-After (default 4)")
+    w.add_argument("--queue-timeout", type=_nonnegative_float, default=None, metavar="SECONDS",
+                   help="how long a request waits for a free generation before 503 (default 10)")
     w.add_argument("--request-timeout", type=_positive_float, default=None, metavar="SECONDS",
                    help="time a client may take to send its request (default 10)")
     device_option(w)
@@ -465,7 +467,8 @@ def cmd_serve(args) -> int:
     from .server import serve
 
     serve(args.checkpoint, host=args.host, port=args.port, device=args.device,
-          max_generations=args.max_generations, request_timeout=args.request_timeout)
+          max_generations=args.max_generations, request_timeout=args.request_timeout,
+          queue_timeout=args.queue_timeout)
     return EXIT_OK
 
 

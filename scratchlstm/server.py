@@ -481,8 +481,12 @@ def is_loopback(host: str) -> bool:
 
 
 def make_server(checkpoint, host: str = "127.0.0.1", port: int = 8000, device: str | None = None,
-                max_generations: int | None = None, request_timeout: float | None = None):
+                max_generations: int | None = None, request_timeout: float | None = None,
+                queue_timeout: float | None = None):
     """Load a checkpoint and build (but do not start) the HTTP server. Port 0 picks a free port.
+
+    ``max_generations``, ``request_timeout`` and ``queue_timeout`` override
+    ``LIMITS["max_generations"]``, ``["request_timeout_s"]`` and ``["generation_wait_s"]``.
 
     Raises
     ------
@@ -494,6 +498,8 @@ def make_server(checkpoint, host: str = "127.0.0.1", port: int = 8000, device: s
         limits["max_generations"] = int(max_generations)
     if request_timeout is not None:
         limits["request_timeout_s"] = float(request_timeout)
+    if queue_timeout is not None:
+        limits["generation_wait_s"] = float(queue_timeout)
     family, address = _resolve(host, port)
     ckpt = load_checkpoint(checkpoint)
     tokenizer = ckpt.tokenizer()
@@ -518,9 +524,10 @@ def make_server(checkpoint, host: str = "127.0.0.1", port: int = 8000, device: s
 
 
 def serve(checkpoint, host: str = "127.0.0.1", port: int = 8000, device: str | None = None,
-          max_generations: int | None = None, request_timeout: float | None = None) -> None:
-    """Serve until Ctrl-C (or SIGTERM/SIGHUP from the command line)."""
-    server = make_server(checkpoint, host, port, device, max_generations, request_timeout)
+          max_generations: int | None = None, request_timeout: float | None = None,
+          queue_timeout: float | None = None) -> None:
+    """Serve until Ctrl-C (or SIGTERM/SIGHUP from the command line); see :func:`make_server`."""
+    server = make_server(checkpoint, host, port, device, max_generations, request_timeout, queue_timeout)
     if not is_loopback(host):
         print(f"warning: --host {host} makes the model reachable from other machines, and the server "
               "has no authentication; use the default 127.0.0.1 to keep it on this one",

@@ -445,7 +445,7 @@ class Trainer:
                     self._save_on_interrupt(stop.requested)
                     return self.history
         except TrainingAborted as exc:
-            raise TrainingAborted(f"aborted by {exc} before the checkpoint was saved; "
+            raise TrainingAborted(f"aborted by {exc} before the checkpoint was saved. "
                                   f"{self.good_checkpoint_note()}") from None
         self._finish()
         return self.history
@@ -707,14 +707,14 @@ def _read_position(path, m: dict) -> tuple:
 def _best_weights_of_run(best: Path, run_id: str | None, model) -> dict:
     """The weights of ``best.npz``, refused when it belongs to another run or another model."""
     ckpt = load_checkpoint(best)
-    other = ckpt.user_meta.get("run_id")
-    if run_id and other and other != run_id:
-        raise CheckpointError(f"{best} belongs to another training run than the checkpoint beside it "
-                              "(their run ids differ): move it away, or resume into another folder "
-                              "with --out, so the best weights are not mixed up")
     try:
         ckpt.check_fits(model)
     except CheckpointError as exc:
         raise CheckpointError(f"{best} does not belong to this run: {exc}. Move it away, or resume "
                               "into another folder with --out") from exc
+    other = ckpt.user_meta.get("run_id")
+    if run_id and other and other != run_id:
+        raise CheckpointError(f"{best} belongs to another training run than the checkpoint beside it "
+                              "(their run ids differ): move it away, or resume into another folder "
+                              "with --out, so the best weights are not mixed up")
     return ckpt.model_state()
