@@ -223,6 +223,10 @@ def make_handler(model, tokenizer, info: dict, limits: dict | None = None):
             long, timeouts) as JSON like every other error, not an HTML page."""
             short = self.responses.get(code, ("error", ""))[0]
             self.close_connection = True
+            if self.request_version == "HTTP/0.9":
+                # a malformed request line counts as HTTP/0.9, which has no status line; no client
+                # speaks that any more, so answer in a form it can read
+                self.request_version = "HTTP/1.0"
             text = message or short
             try:
                 self.send_response(code, short)          # the reason phrase stays plain ASCII
