@@ -110,9 +110,13 @@ def tmp_files(folder):
     (["gradcheck", "--tolerance", "nan"], "--tolerance"), (["gradcheck", "--max-checks", "0"], "--max-checks"),
     (["serve", "--checkpoint", "x.npz", "--port", "70000"], "--port"),
 ])
-def test_bad_numbers_are_refused_naming_the_option(capsys, argv, option):
+def test_bad_numbers_are_refused_naming_the_option(capsys, corpus, tmp_path, argv, option):
     """NaN passes "lr <= 0" (every comparison with NaN is false): each float option is checked
-    for finiteness and range where it is parsed, and the message names the option."""
+    for finiteness and range where it is parsed, and the message names the option. (The rest of
+    the command line is a valid one-step run, so a value that slipped through would train.)"""
+    if argv[0] == "train":
+        argv = [*argv, "--data", corpus, *TINY, "--epochs", "1", "--max-steps-per-epoch", "1",
+                "--out", tmp_path / "run"]
     code, out, err = main(capsys, *argv)
     assert code == cli.EXIT_USAGE and option in err and "Traceback" not in err
     assert "PASSED" not in out
