@@ -15,8 +15,12 @@ uniformly among V tokens has perplexity V. Bits per character, :math:`\text{loss
 \frac{\text{tokens}}{\text{chars}} / \ln 2`, compares models whose tokenizers differ.
 
 Nothing is lost on the way: ``last.npz`` (resumable) is written after every epoch and when you
-press Ctrl-C, ``best.npz`` whenever validation improves, both atomically. A non-finite loss or
-gradient stops training *before* the weights are touched, naming the step.
+press Ctrl-C (or the run gets SIGTERM or SIGHUP), ``best.npz`` whenever validation improves, both
+atomically, and never with weights that are not finite. A non-finite loss or gradient stops
+training *before* the weights are touched, naming the step; an epoch whose training or
+validation loss is non-finite or absurd (far above the uniform guess, see
+:func:`divergence_threshold`) stops it before anything of that epoch is saved. Either way the
+message names the last good checkpoint.
 """
 from __future__ import annotations
 
@@ -59,7 +63,7 @@ def _check_int(name: str, value, low: int, none_ok: bool = False) -> None:
         raise ValueError(f"{name} ({_flag(name)}) must be an integer >= {low}{extra}, got {value!r}")
 
 
-def _check_real(name: str, value, wanted: str, inside, none_ok: bool = False) -> None:
+def _check_real(name: str, value, wanted: str, inside) -> None:
     ok = (isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
           and inside(value))
     if not ok:
@@ -137,7 +141,7 @@ class TrainConfig:
         _check_real("momentum", self.momentum, "in [0, 1)", lambda v: 0 <= v < 1)
         _check_real("weight_decay", self.weight_decay, ">= 0", lambda v: v >= 0)
         if self.clip is not None:
-            _check_real("clip", self.clip, "> 0 (or None: no clipping)", lambda v: v > 0, none_ok=True)
+            _check_real("clip", self.clip, "> 0 (or None: no clipping)", lambda v: v > 0)
         _check_real("plateau_factor", self.plateau_factor, "in (0, 1)", lambda v: 0 < v < 1)
         _check_real("decay_factor", self.decay_factor, "in (0, 1]", lambda v: 0 < v <= 1)
         _check_real("min_lr", self.min_lr, ">= 0", lambda v: v >= 0)
