@@ -15,6 +15,7 @@ the logits).
 """
 from __future__ import annotations
 
+import codecs
 import math
 import numbers
 from dataclasses import dataclass, field
@@ -139,6 +140,19 @@ def validate_sampling(temperature: float = 1.0, top_k: int | None = None,
         raise ValueError(f"top_p must be in (0, 1], got {top_p!r}")
 
 
+def validate_prompt(prompt: str) -> None:
+    """Raise a ValueError for a prompt that is not text: not a str, or holding a lone surrogate
+    (what Python makes of bytes that were not UTF-8, e.g. in a command-line argument), which
+    no tokenizer can encode and no terminal can print."""
+    if not isinstance(prompt, str):
+        raise TypeError(f"prompt must be a str, got {type(prompt).__name__}")
+    try:
+        prompt.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ValueError(f"prompt holds a lone surrogate {prompt[exc.start]!r} at position {exc.start}, "
+                         "which is not a character (was the input valid UTF-8?)") from None
+
+
 def sample_from(probs, rng) -> int:
     """Draw an index with probability ``probs[i]`` by inverse CDF: the first i with cdf[i] > u.
 
@@ -196,9 +210,11 @@ def stream(model, tokenizer, prompt: str = "", max_new_tokens: int = 100, temper
     ------
     GeneratedToken, whose ``text`` fields concatenate to the decoded continuation
     """
-    if max_new_tokens < 0:
-        raise ValueError(f"max_new_tokens must be >= 0, got {max_new_tokens}")
+    if isinstance(max_new_tokens, bool) or not isinstance(max_new_tokens, numbers.Integral) \
+            or max_new_tokens < 0:
+        raise ValueError(f"max_new_tokens must be an integer >= 0, got {max_new_tokens!r}")
     validate_sampling(temperature, top_k, top_p)                        # fail before any work
+    validate_prompt(prompt)
     rng = np.random.default_rng(seed)
     model.eval()
     ids, n_prompt = _start_ids(tokenizer, prompt)
@@ -209,6 +225,11 @@ def stream(model, tokenizer, prompt: str = "", max_new_tokens: int = 100, temper
     shown = ""
     prefix_ids = ids[:n_prompt]
     prefix_text = tokenizer.decode(prefix_ids) if prefix_ids else ""
+    # A byte-level tokenizer (BPE) can end a token in the middle of a UTF-8 character: an
+    # incremental decoder keeps those bytes back until the character is complete, and only
+    # those, so a genuine U+FFFD (a char tokenizer's <unk>) is text like any other.
+    utf8 = (codecs.getincrementaldecoder("utf-8")(errors="replace")
+            if callable(getattr(tokenizer, "token_bytes", None)) else None)
     for _ in range(max_new_tokens):
         probs = next_token_distribution(last, temperature, top_k, top_p)
         token = sample_from(probs, rng)
@@ -218,15 +239,18 @@ def stream(model, tokenizer, prompt: str = "", max_new_tokens: int = 100, temper
             top = np.argsort(-full, kind="stable")[:num_candidates]
             candidates = [(_token_text(tokenizer, int(k)), float(full[k])) for k in top]
         generated.append(token)
-        # Decode the whole continuation and emit what is new: a BPE token can end in the middle
-        # of a UTF-8 character, and word-level decoding decides spacing from the neighbours.
-        text = tokenizer.decode(prefix_ids + generated)[len(prefix_text):]
-        piece = text[len(shown):] if text.startswith(shown) else text
-        if piece.endswith("\ufffd") and len(generated) < max_new_tokens:
-            piece = piece.rstrip("\ufffd")    # an incomplete character: wait for the next byte
-        shown += piece
+        stopping = stop_at_eos and eos is not None and token == eos
+        if utf8 is not None:
+            final = stopping or len(generated) == max_new_tokens     # flush what is held back
+            piece = utf8.decode(tokenizer.token_bytes(token), final=final)
+        else:
+            # Decode the whole continuation and emit what is new: word-level decoding decides
+            # spacing from the neighbours.
+            text = tokenizer.decode(prefix_ids + generated)[len(prefix_text):]
+            piece = text[len(shown):] if text.startswith(shown) else text
+            shown += piece
         yield GeneratedToken(token, piece, float(probs[token]), candidates)
-        if stop_at_eos and eos is not None and token == eos:
+        if stopping:
             return
         logits, state = model(np.array([[token]], dtype=np.int64), state)
         last = to_host(logits[-1, 0])

@@ -68,6 +68,10 @@ def numerical_gradient(f: Callable[[], float], x, h: float = 1e-5, indices=None)
 
 
 def _sample_indices(size: int, max_checks: int | None, rng):
+    if max_checks is not None and (isinstance(max_checks, bool) or int(max_checks) != max_checks
+                                   or max_checks < 1):
+        # zero checks would report a perfect score after comparing nothing
+        raise ValueError(f"max_checks must be a positive integer or None (all entries), got {max_checks!r}")
     if max_checks is None or size <= max_checks:
         return None
     return rng.choice(size, size=max_checks, replace=False)
@@ -84,7 +88,8 @@ class GradcheckResult:
         return max(self.errors.values()) if self.errors else 0.0
 
     def passed(self, tol: float = 1e-6) -> bool:
-        return self.worst < tol
+        """True when at least one array was checked and every error is below ``tol``."""
+        return bool(self.errors) and self.worst < tol
 
     def __str__(self) -> str:
         width = max((len(k) for k in self.errors), default=4)

@@ -7,6 +7,9 @@
 """
 from __future__ import annotations
 
+import math
+import numbers
+
 from .backend import resolve_device, resolve_dtype, to_device, np
 from .nn import fast
 from .nn.layers import LSTM, Dropout, Embedding, Linear, RecurrentStack
@@ -28,6 +31,11 @@ def validate_token_ids(ids, vocab_size: int, name: str = "ids") -> None:
         bad = low if low < 0 else high
         raise ValueError(f"{name} contains token id {bad}, outside the vocabulary [0, {vocab_size}). "
                          "Was the data encoded with a different tokenizer than the model was built for?")
+
+
+def _is_real(value) -> bool:
+    """A real number that is not a bool (``True`` is an int in Python)."""
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
 
 
 def count_parameters(vocab_size: int, embed_dim: int, hidden_dim: int, num_layers: int = 1,
@@ -132,6 +140,15 @@ class LSTMLanguageModel(LanguageModel):
             raise ValueError(f"cell must be 'lstm', 'gru' or 'rnn', got {cell!r}")
         if init not in ("default", "uniform"):
             raise ValueError(f"init must be 'default' or 'uniform', got {init!r}")
+        # NaN fails every comparison, so each range is written as "inside", never "not outside"
+        if not (_is_real(dropout) and 0.0 <= dropout < 1.0):
+            raise ValueError(f"LSTMLanguageModel: dropout must be a probability in [0, 1), got {dropout!r}")
+        if not (_is_real(init_range) and 0.0 < init_range < math.inf):
+            raise ValueError(f"LSTMLanguageModel: init_range must be a finite number > 0, got {init_range!r}")
+        if not (_is_real(forget_bias) and math.isfinite(forget_bias)):
+            raise ValueError(f"LSTMLanguageModel: forget_bias must be a finite number, got {forget_bias!r}")
+        if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+            raise ValueError(f"LSTMLanguageModel: seed must be an integer >= 0, got {seed!r}")
         self.config = dict(vocab_size=int(vocab_size), embed_dim=int(embed_dim),
                            hidden_dim=int(hidden_dim), num_layers=int(num_layers),
                            dropout=float(dropout), tie_weights=bool(tie_weights),

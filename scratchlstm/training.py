@@ -15,8 +15,12 @@ uniformly among V tokens has perplexity V. Bits per character, :math:`\text{loss
 \frac{\text{tokens}}{\text{chars}} / \ln 2`, compares models whose tokenizers differ.
 
 Nothing is lost on the way: ``last.npz`` (resumable) is written after every epoch and when you
-press Ctrl-C, ``best.npz`` whenever validation improves, both atomically. A non-finite loss or
-gradient stops training *before* the weights are touched, naming the step.
+press Ctrl-C (or the run gets SIGTERM or SIGHUP), ``best.npz`` whenever validation improves, both
+atomically, and never with weights that are not finite. A non-finite loss or gradient stops
+training *before* the weights are touched, naming the step; an epoch whose training or
+validation loss is non-finite or absurd (far above the uniform guess, see
+:func:`divergence_threshold`) stops it before anything of that epoch is saved. Either way the
+message names the last good checkpoint.
 
 On a GPU a training step waits for the device exactly once: to read the global gradient norm,
 which the NaN guard needs before the update. The running loss stays on the device and travels
@@ -27,16 +31,20 @@ over time steps reads from or copies to the host.
 from __future__ import annotations
 
 import csv
+import io
 import json
 import math
+import numbers
 import signal
 import threading
 import time
+import uuid
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 
 from .backend import device_of, kernel_cache_dir, read_scalars, to_device, to_host, np
-from .checkpoint import load_checkpoint, save_checkpoint
+from .checkpoint import (CheckpointError, NonFiniteWeightsError, OutputError, load_checkpoint,
+                         remove_stale_temp_files, save_checkpoint, write_atomically)
 from .optim import (SGD, Adam, AdamW, EarlyStopping, EpochDecay, ReduceLROnPlateau, WarmupCosine,
                     clip_grad_norm, grad_norm)
 from .progress import Progress
@@ -49,7 +57,38 @@ LOSS_READ_EVERY = 10
 
 
 class TrainingDiverged(RuntimeError):
-    """The loss or the gradient became NaN or infinite."""
+    """The loss or the gradient became NaN or infinite, or the loss far above a uniform guess."""
+
+
+class TrainingAborted(KeyboardInterrupt):
+    """A second interrupt (Ctrl-C, SIGTERM, SIGHUP) arrived before the checkpoint was saved."""
+
+
+def _flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
+def _check_int(name: str, value, low: int, none_ok: bool = False) -> None:
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
+        extra = " or None" if none_ok else ""
+        raise ValueError(f"{name} ({_flag(name)}) must be an integer >= {low}{extra}, got {value!r}")
+
+
+def _check_real(name: str, value, wanted: str, inside) -> None:
+    ok = (isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
+          and inside(value))
+    if not ok:
+        raise ValueError(f"{name} ({_flag(name)}) must be a finite number {wanted}, got {value!r}")
+
+
+def divergence_threshold(vocab_size: int) -> float:
+    r"""The loss (nats/token) above which training counts as diverged although finite.
+
+    A model that guesses uniformly scores :math:`\ln V`; a trained one less. ``10 ln V + 10`` is
+    a perplexity of :math:`e^{10} V^{10}`: no learning model gets there, while a blown-up one
+    (``lr=1e6``: losses around 1e6) is far beyond it.
+    """
+    return 10.0 * math.log(vocab_size) + 10.0
 
 
 @dataclass
@@ -101,12 +140,22 @@ class TrainConfig:
         if self.schedule not in ("plateau", "epoch_decay", "cosine", "none"):
             raise ValueError(f"schedule must be 'plateau', 'epoch_decay', 'cosine' or 'none', got {self.schedule!r}")
         for name in ("epochs", "batch_size", "eval_batch_size", "bptt"):
-            if int(getattr(self, name)) < 1:
-                raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
-        if self.lr <= 0:
-            raise ValueError(f"lr must be > 0, got {self.lr}")
-        if self.clip is not None and self.clip <= 0:
-            raise ValueError(f"clip must be > 0 or None, got {self.clip}")
+            _check_int(name, getattr(self, name), low=1)
+        for name in ("plateau_patience", "decay_start", "warmup_steps", "seed"):
+            _check_int(name, getattr(self, name), low=0)
+        for name in ("patience", "max_steps_per_epoch"):
+            if getattr(self, name) is not None:
+                _check_int(name, getattr(self, name), low=1, none_ok=True)
+        # Every float must be finite: NaN slips through "lr <= 0" (every comparison with NaN is
+        # False) and one NaN update turns every weight into NaN.
+        _check_real("lr", self.lr, "> 0", lambda v: v > 0)
+        _check_real("momentum", self.momentum, "in [0, 1)", lambda v: 0 <= v < 1)
+        _check_real("weight_decay", self.weight_decay, ">= 0", lambda v: v >= 0)
+        if self.clip is not None:
+            _check_real("clip", self.clip, "> 0 (or None: no clipping)", lambda v: v > 0)
+        _check_real("plateau_factor", self.plateau_factor, "in (0, 1)", lambda v: 0 < v < 1)
+        _check_real("decay_factor", self.decay_factor, "in (0, 1]", lambda v: 0 < v <= 1)
+        _check_real("min_lr", self.min_lr, ">= 0", lambda v: v >= 0)
 
     @classmethod
     def from_dict(cls, d: dict) -> "TrainConfig":
@@ -115,6 +164,16 @@ class TrainConfig:
         if unknown:
             raise ValueError(f"unknown training options {unknown}; known: {sorted(known)}")
         return cls(**d)
+
+
+def _batchify_split(ids: dict, split: str, batch_size: int, option: str):
+    """``batchify(ids[split], batch_size)`` with a message that names the split and the option."""
+    n = int(ids[split].size)
+    if n < 2 * batch_size:
+        raise ValueError(f"the {split} split has only {n} tokens, too few for {option}={batch_size} "
+                         f"({_flag(option)}): each of the {batch_size} streams needs at least 2 tokens. "
+                         f"Lower {_flag(option)} or use more text (a larger --max-chars).")
+    return batchify(ids[split], batch_size)
 
 
 def make_optimizer(config: TrainConfig, params):
@@ -186,26 +245,41 @@ def train_step(model, optimizer, inputs, targets, state=None, clip: float | None
     return loss, state
 
 
+#: The signals that ask a run to stop: Ctrl-C, ``kill``/``timeout``/batch schedulers, and a
+#: closed terminal. Each gets the same answer: finish the step, save last.npz, return.
+STOP_SIGNALS = tuple(getattr(signal, name) for name in ("SIGINT", "SIGTERM", "SIGHUP")
+                     if hasattr(signal, name))
+
+
 class _StopFlag:
-    """Turns the first Ctrl-C into a polite request (finish this step, save, return)."""
+    """Turns the first stop signal into a polite request (finish this step, save, return).
+
+    A second signal aborts at once with :class:`TrainingAborted`, even in the middle of the save
+    (the save is atomic, so the previous checkpoint survives). A signal that was ignored when
+    training started (``nohup`` ignores SIGHUP) stays ignored.
+    """
 
     def __init__(self):
-        self.requested = False
-        self._previous = None
+        self.requested: str | None = None      # the name of the signal that asked to stop
+        self._previous: dict = {}
 
     def __enter__(self):
         if threading.current_thread() is threading.main_thread():
-            self._previous = signal.signal(signal.SIGINT, self._handle)
+            for sig in STOP_SIGNALS:
+                if signal.getsignal(sig) is not signal.SIG_IGN:
+                    self._previous[sig] = signal.signal(sig, self._handle)
         return self
 
     def _handle(self, signum, frame):
-        if self.requested:             # a second Ctrl-C: stop at once
-            raise KeyboardInterrupt
-        self.requested = True
+        name = signal.Signals(signum).name
+        if self.requested:             # a second signal: stop at once
+            raise TrainingAborted(f"{name} after {self.requested}")
+        self.requested = name
 
     def __exit__(self, *exc):
-        if self._previous is not None:
-            signal.signal(signal.SIGINT, self._previous)
+        for sig, previous in self._previous.items():
+            signal.signal(sig, previous if previous is not None else signal.SIG_DFL)
+        self._previous = {}
 
 
 class Trainer:
@@ -241,8 +315,9 @@ class Trainer:
         for split, ids in self.ids.items():
             validate_ids(ids, model.vocab_size)
         c = self.config
-        self.train_data = batchify(self.ids["train"], c.batch_size)
-        self.eval_data = {k: batchify(v, c.eval_batch_size) for k, v in self.ids.items() if k != "train"}
+        self.train_data = _batchify_split(self.ids, "train", c.batch_size, "batch_size")
+        self.eval_data = {k: _batchify_split(self.ids, k, c.eval_batch_size, "eval_batch_size")
+                          for k in self.ids if k != "train"}
         self.optimizer = make_optimizer(c, model.parameters())
         self.stopper = EarlyStopping(c.patience) if c.patience is not None else None
         self.scheduler = self._make_scheduler()
@@ -264,6 +339,11 @@ class Trainer:
         self._unread_steps = 0
         self._read_loss_now = False    # set by train_epoch: read the loss with this step's norm
         self._warmed_up = False
+        # best.npz and last.npz of one run carry the same id, so a stray best.npz from another
+        # run in the same folder is recognised at resume time
+        self.run_id = uuid.uuid4().hex
+        # the newest checkpoint this trainer wrote or resumed from: what messages call "good"
+        self.last_good: tuple[Path, int, int] | None = None      # (path, epoch, step)
 
     # -- setup ---------------------------------------------------------------------------------
     def steps_per_epoch(self) -> int:
@@ -312,14 +392,11 @@ class Trainer:
         else:
             norm = float(norm)                                       # the step's one wait
         if not math.isfinite(norm):
-            where = self.out_dir / "last.npz" if self.out_dir else None
-            kept = (f"The last good checkpoint is {where}." if where and where.exists()
-                    else "No checkpoint was written yet.")
             raise TrainingDiverged(
                 f"non-finite loss/gradient (loss {float(loss):.4g}, gradient norm {norm}) at epoch "
                 f"{self.epoch}, step {self.window + 1} (global step {self.global_step + 1}). The "
-                f"weights were not updated. {kept} Lower the learning rate (now {self.optimizer.lr:g}) "
-                "or clip the gradient norm (clip=...).")
+                f"weights were not updated. {self.good_checkpoint_note()} Lower the learning rate "
+                f"(now {self.optimizer.lr:g}) or clip the gradient norm (clip=...).")
         self.optimizer.step()
         if isinstance(self.scheduler, WarmupCosine):
             self.scheduler.step()
@@ -412,51 +489,105 @@ class Trainer:
 
     # -- the loop -------------------------------------------------------------------------------
     def fit(self) -> list[dict]:
-        """Train until ``epochs``, early stopping or Ctrl-C; evaluate the best weights on test.
+        """Train until ``epochs``, early stopping or a stop signal; evaluate the best weights on test.
 
         Returns the history (one dict per finished epoch). ``self.result`` holds the final
         summary (best epoch, valid/test loss and perplexity, interrupted or not).
+
+        Ctrl-C, SIGTERM and SIGHUP finish the current step, save a resumable ``last.npz`` and
+        return with ``result["interrupted"]``. A second one aborts at once with
+        :class:`TrainingAborted` (the earlier checkpoints stay intact).
         """
         c = self.config
         if self.out_dir:
-            self.out_dir.mkdir(parents=True, exist_ok=True)
+            try:
+                self.out_dir.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise OutputError(f"cannot create the output folder {self.out_dir}: "
+                                  f"{exc.strerror or exc}") from exc
+            remove_stale_temp_files(self.out_dir)       # left by a run killed mid-save
         interrupted = False
         if device_of(self.model.parameters()[0].data) == "cuda" and not self._warmed_up:
             self.warm_up()
-        with _StopFlag() as stop:
-            while self.epoch <= c.epochs:
-                if self.window == 0:
-                    self.state = None          # reset the hidden state at the start of each epoch
-                    self.epoch_loss_sum, self.epoch_tokens = 0.0, 0
-                if not self.train_epoch(stop):
-                    interrupted = True
-                    break
-                self._end_epoch()
-                if self.stopper is not None and self.stopper.should_stop:
-                    self.log(f"early stopping: no improvement for {c.patience} epochs "
-                             f"(best epoch {self.best_epoch})")
-                    break
-                if stop.requested:
-                    interrupted = True
-                    break
-        if interrupted:
-            path = self.save(self.out_dir / "last.npz") if self.out_dir else None
-            self.log(f"interrupted at epoch {self.epoch}, step {self.window}: "
-                     + (f"resumable checkpoint saved to {path}" if path else "no out_dir, nothing saved"))
-            self.result = {"interrupted": True, "epoch": self.epoch, "step": self.window}
-            return self.history
+        try:
+            with _StopFlag() as stop:
+                while self.epoch <= c.epochs:
+                    if self.window == 0:
+                        self.state = None          # reset the hidden state at the start of each epoch
+                        self.epoch_loss_sum, self.epoch_tokens = 0.0, 0
+                    if not self.train_epoch(stop):
+                        interrupted = True
+                        break
+                    self._end_epoch()
+                    if self.stopper is not None and self.stopper.should_stop:
+                        self.log(f"early stopping: no improvement for {c.patience} epochs "
+                                 f"(best epoch {self.best_epoch})")
+                        break
+                    if stop.requested:
+                        interrupted = True
+                        break
+                if interrupted:
+                    self._save_on_interrupt(stop.requested)
+                    return self.history
+        except TrainingAborted as exc:
+            raise TrainingAborted(f"aborted by {exc} before the checkpoint was saved. "
+                                  f"{self.good_checkpoint_note()}") from None
         self._finish()
         return self.history
+
+    def _save_on_interrupt(self, signal_name: str) -> None:
+        path = None
+        if self.out_dir:
+            saved = self.last_good is not None and self.last_good[0] == self.out_dir / "last.npz" \
+                and self.last_good[1:] == (self.epoch, self.window)
+            path = self.out_dir / "last.npz" if saved else self.save(self.out_dir / "last.npz")
+        self.result = {"interrupted": True, "signal": signal_name, "epoch": self.epoch, "step": self.window}
+        self._say(f"{signal_name}: stopped at epoch {self.epoch}, step {self.window}: "
+                  + (f"resumable checkpoint saved to {path}" if path else "no out_dir, nothing saved"))
+
+    def _say(self, message: str) -> None:
+        """Log a line; a closed terminal (SIGHUP) must not turn a saved run into a crash."""
+        try:
+            self.log(message)
+        except OSError:
+            pass
+
+    def good_checkpoint_note(self) -> str:
+        """One sentence naming the newest checkpoint this run wrote (or resumed from), or saying
+        that there is none. Only checkpoints that passed the finite-weights check qualify."""
+        if self.last_good is None:
+            return "No checkpoint of this run was saved yet."
+        path, epoch, step = self.last_good
+        where = f"epoch {epoch}, step {step}" if step else f"the start of epoch {epoch}"
+        return f"The last good checkpoint is {path} (resumes at {where})."
+
+    def _check_divergence(self, row: dict) -> None:
+        """Raise TrainingDiverged for a non-finite or absurd epoch loss, before anything is saved."""
+        limit = divergence_threshold(self.model.vocab_size)
+        for key in ("train_loss", "valid_loss"):
+            value = row.get(key)
+            if value is None or (math.isfinite(value) and value <= limit):
+                continue
+            split = key.split("_")[0]
+            raise TrainingDiverged(
+                f"training diverged in epoch {self.epoch}: the {split} loss is {value:.4g} nats/token, "
+                f"{'not a finite number' if not math.isfinite(value) else f'far above {limit:.1f}'} "
+                f"(a uniform guess over the {self.model.vocab_size:,} tokens scores "
+                f"{math.log(self.model.vocab_size):.2f}). This epoch's weights were not saved. "
+                f"{self.good_checkpoint_note()} Lower the learning rate (now {self.optimizer.lr:g}) "
+                "or clip the gradient norm (clip=...).")
 
     def _end_epoch(self) -> None:
         c = self.config
         train_loss = self.epoch_loss_sum / max(self.epoch_tokens, 1)
         row = {"epoch": self.epoch, "train_loss": train_loss, "train_ppl": perplexity(train_loss),
                "lr": self.optimizer.lr, "tokens_per_s": self._epoch_tok_s, "seconds": self._epoch_seconds}
-        improved = False
         if "valid" in self.eval_data:
             valid_loss = evaluate(self.model, self.eval_data["valid"], c.eval_batch_size, c.bptt)
             row.update(valid_loss=valid_loss, valid_ppl=perplexity(valid_loss))
+        self._check_divergence(row)
+        improved = False
+        if "valid" in self.eval_data:
             if "valid" in self.chars:
                 row["valid_bpc"] = bits_per_char(valid_loss, self.ids["valid"].size - 1, self.chars["valid"])
             improved = valid_loss < self.best_valid
@@ -511,30 +642,48 @@ class Trainer:
 
     # -- persistence ----------------------------------------------------------------------------
     def write_history(self) -> None:
-        """history.json (with the final result), history.csv and curves.png in ``out_dir``."""
+        """history.json (with the final result), history.csv and curves.png in ``out_dir``.
+
+        Each file is written atomically (a temporary file, then a rename), so a kill mid-write
+        leaves the previous version, never half a file.
+        """
         if not self.out_dir or not self.history:
             return
         from .plots import plot_history  # noqa: PLC0415 - matplotlib is slow to import
         import matplotlib.pyplot as plt  # noqa: PLC0415
 
-        (self.out_dir / "history.json").write_text(json.dumps(
+        write_atomically(self.out_dir / "history.json", json.dumps(
             {"config": asdict(self.config), "model": self.model.config, "history": self.history,
-             "result": self.result}, indent=2))
+             "result": self.result}, indent=2).encode("utf-8"))
         keys = sorted({k for row in self.history for k in row}, key=lambda k: (k != "epoch", k))
-        with open(self.out_dir / "history.csv", "w", newline="") as f:
-            writer = csv.DictWriter(f, fieldnames=keys)
-            writer.writeheader()
-            writer.writerows(self.history)
-        fig = plot_history(self.history, self.out_dir / "curves.png")
+        table = io.StringIO(newline="")
+        writer = csv.DictWriter(table, fieldnames=keys)
+        writer.writeheader()
+        writer.writerows(self.history)
+        write_atomically(self.out_dir / "history.csv", table.getvalue().encode("utf-8"))
+        fig = plot_history(self.history)
+        image = io.BytesIO()
+        fig.savefig(image, format="png", dpi=110)
         plt.close(fig)
+        write_atomically(self.out_dir / "curves.png", image.getvalue())
 
     def save(self, path) -> Path:
-        """A resumable checkpoint: weights, tokenizer, optimizer, schedule and position."""
+        """A resumable checkpoint: weights, tokenizer, optimizer, schedule and position.
+
+        Raises
+        ------
+        TrainingDiverged
+            Some weights are NaN or infinite: nothing is written (the previous file stays).
+        OutputError
+            The file could not be written (disk full, ...): the previous file stays.
+        """
         meta = {
             "kind": "training",
+            "run_id": self.run_id,
             "train_config": asdict(self.config),
             "epoch": self.epoch, "window": self.window, "global_step": self.global_step,
             "epoch_loss_sum": self.epoch_loss_sum, "epoch_tokens": self.epoch_tokens,
+            "train_tokens": int(self.ids["train"].size),
             "history": self.history, "best_valid": self.best_valid if math.isfinite(self.best_valid) else None,
             "best_epoch": self.best_epoch,
             "scheduler": self.scheduler.state_dict() if self.scheduler is not None else None,
@@ -544,7 +693,15 @@ class Trainer:
         arrays = {}
         for k, s in enumerate(self.state or ()):
             arrays[f"state/{k}"] = s               # (h, c) for an LSTM, (h,) for GRU/RNN
-        return save_checkpoint(path, self.model, self.tokenizer, self.optimizer, meta, arrays)
+        try:
+            written = save_checkpoint(path, self.model, self.tokenizer, self.optimizer, meta, arrays)
+        except NonFiniteWeightsError as exc:
+            raise TrainingDiverged(f"{exc} {self.good_checkpoint_note()}") from None
+        except OutputError as exc:
+            raise OutputError(f"{exc}. {self.good_checkpoint_note()} Free some space (or choose "
+                              "another --out) and resume.") from exc
+        self.last_good = (written, self.epoch, self.window)
+        return written
 
     @classmethod
     def resume(cls, path, data: dict, out_dir=None, device: str | None = None, log=print,
@@ -554,35 +711,95 @@ class Trainer:
         ``data`` must be the same token streams (same tokenizer) as the original run.
         ``config_overrides`` may change e.g. ``epochs`` to train longer, or ``lr`` to continue
         with a smaller learning rate after a divergence (it replaces the saved optimizer's).
+
+        Raises
+        ------
+        CheckpointError
+            The file is not a training checkpoint, its metadata is damaged, or the ``best.npz``
+            beside it belongs to another run or model.
+        ValueError
+            ``data`` are not the streams the run was trained on (another corpus or --max-chars).
         """
         ckpt = load_checkpoint(path)
         m = ckpt.user_meta
         if m.get("kind") != "training":
-            from .checkpoint import CheckpointError  # noqa: PLC0415
-
             raise CheckpointError(f"{path} is not a resumable training checkpoint")
+        position = _read_position(path, m)
+        if not isinstance(m.get("train_config"), dict):
+            raise CheckpointError(f"{path}: its training config is damaged (not a JSON object)")
+        saved_tokens = m.get("train_tokens")
+        if "train" in data and saved_tokens is not None and int(np.asarray(data["train"]).size) != saved_tokens:
+            raise ValueError(f"{path} was trained on {saved_tokens:,} training tokens, but the data given "
+                             f"have {int(np.asarray(data['train']).size):,}: resume with the same corpus "
+                             "(--data) and the same --max-chars as the original run")
+        tokenizer = ckpt.tokenizer()                     # checked against the model's vocabulary
         model = ckpt.build_model(device)
         config = TrainConfig.from_dict({**m["train_config"], **config_overrides})
-        trainer = cls(model, data, config, tokenizer=ckpt.tokenizer(),
+        trainer = cls(model, data, config, tokenizer=tokenizer,
                       out_dir=out_dir if out_dir is not None else Path(path).parent, chars=chars, log=log)
         ckpt.load_optimizer(trainer.optimizer)
         for key in ("lr", "momentum", "weight_decay"):     # an explicit override beats the saved value
             if key in config_overrides:
                 setattr(trainer.optimizer, key, config_overrides[key])
-        trainer.epoch, trainer.window, trainer.global_step = m["epoch"], m["window"], m["global_step"]
-        trainer.epoch_loss_sum, trainer.epoch_tokens = m["epoch_loss_sum"], m["epoch_tokens"]
-        trainer.history = m["history"]
-        trainer.best_valid = m["best_valid"] if m["best_valid"] is not None else math.inf
-        trainer.best_epoch = m["best_epoch"]
-        trainer.extra_meta = m.get("extra", {})
-        if trainer.scheduler is not None and m.get("scheduler") is not None:
-            trainer.scheduler.load_state_dict(m["scheduler"])
-        if trainer.stopper is not None and m.get("stopper") is not None:
-            trainer.stopper.load_state_dict(m["stopper"])
+        (trainer.epoch, trainer.window, trainer.global_step, trainer.epoch_loss_sum,
+         trainer.epoch_tokens, trainer.history, trainer.best_valid, trainer.best_epoch) = position
+        if trainer.window > trainer.steps_per_epoch():
+            raise ValueError(f"{path} stopped at step {trainer.window} of epoch {trainer.epoch}, but these "
+                             f"data give only {trainer.steps_per_epoch()} steps per epoch: resume with the "
+                             "same corpus, --max-chars, --batch-size and --bptt as the original run")
+        trainer.extra_meta = m.get("extra") if isinstance(m.get("extra"), dict) else {}
+        trainer.run_id = m.get("run_id") or trainer.run_id
+        try:
+            if trainer.scheduler is not None and m.get("scheduler") is not None:
+                trainer.scheduler.load_state_dict(m["scheduler"])
+            if trainer.stopper is not None and m.get("stopper") is not None:
+                trainer.stopper.load_state_dict(m["stopper"])
+        except (KeyError, TypeError, AttributeError, ValueError) as exc:
+            raise CheckpointError(f"{path}: its schedule or early-stopping state is damaged "
+                                  f"({type(exc).__name__}: {exc})") from exc
         parts = sorted(k for k in ckpt.arrays if k.startswith("state/"))
         if parts:
             trainer.state = tuple(to_device(ckpt.arrays[k], model.device) for k in parts)
         best = Path(path).parent / "best.npz"
         if best.exists() and trainer.best_epoch:
-            trainer.best_weights = load_checkpoint(best).model_state()
+            trainer.best_weights = (ckpt.model_state() if best.resolve() == Path(path).resolve()
+                                    else _best_weights_of_run(best, m.get("run_id"), model))
+        trainer.last_good = (Path(path), trainer.epoch, trainer.window)
         return trainer
+
+
+def _read_position(path, m: dict) -> tuple:
+    """The saved position of a run, type-checked: (epoch, window, global_step, epoch_loss_sum,
+    epoch_tokens, history, best_valid, best_epoch)."""
+    def number(key, kind=int, low=0, none_ok=False):
+        value = m.get(key)
+        if value is None and none_ok:
+            return None
+        if isinstance(value, bool) or not isinstance(value, kind) or (kind is int and value < low):
+            raise CheckpointError(f"{path}: its training position is damaged ({key} = {value!r}); the "
+                                  "file was edited by hand or corrupted")
+        return value
+
+    history = m.get("history")
+    if not isinstance(history, list) or not all(isinstance(row, dict) for row in history):
+        raise CheckpointError(f"{path}: its training history is damaged (not a list of epochs)")
+    best_valid = number("best_valid", numbers.Real, none_ok=True)
+    return (number("epoch", low=1), number("window"), number("global_step"),
+            float(number("epoch_loss_sum", numbers.Real)), number("epoch_tokens"), history,
+            float(best_valid) if best_valid is not None else math.inf, number("best_epoch"))
+
+
+def _best_weights_of_run(best: Path, run_id: str | None, model) -> dict:
+    """The weights of ``best.npz``, refused when it belongs to another run or another model."""
+    ckpt = load_checkpoint(best)
+    try:
+        ckpt.check_fits(model)
+    except CheckpointError as exc:
+        raise CheckpointError(f"{best} does not belong to this run: {exc}. Move it away, or resume "
+                              "into another folder with --out") from exc
+    other = ckpt.user_meta.get("run_id")
+    if run_id and other and other != run_id:
+        raise CheckpointError(f"{best} belongs to another training run than the checkpoint beside it "
+                              "(their run ids differ): move it away, or resume into another folder "
+                              "with --out, so the best weights are not mixed up")
+    return ckpt.model_state()

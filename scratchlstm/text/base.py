@@ -15,6 +15,7 @@ pickle file can run arbitrary code when loaded, JSON cannot.
 """
 from __future__ import annotations
 
+import inspect
 import json
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -138,16 +139,34 @@ class Tokenizer:
 
     @classmethod
     def from_dict(cls, d: Mapping) -> "Tokenizer":
-        """Rebuild a tokenizer from :meth:`to_dict` output (of this class's kind)."""
+        """Rebuild a tokenizer from :meth:`to_dict` output (of this class's kind).
+
+        The saved constructor arguments must be exactly this kind's: a file whose ``kind`` was
+        changed by hand (a char vocabulary labelled "word") is refused, not loaded with defaults.
+        """
+        if not isinstance(d, Mapping):
+            raise ValueError(f"saved tokenizer must be a JSON object, got {type(d).__name__}")
         if d.get("kind") != cls.kind:
             raise ValueError(f"{cls.__name__}.from_dict got a {d.get('kind')!r} tokenizer; "
                              "use tokenizer_from_dict() to restore any kind")
         version = d.get("format_version")
-        if version != FORMAT_VERSION:
+        if isinstance(version, bool) or version != FORMAT_VERSION:
             raise ValueError(f"unsupported tokenizer format_version {version!r} "
                              f"(this version reads {FORMAT_VERSION})")
-        tok = cls(**d["config"])
-        tok._set_state(d["state"])
+        for key in ("config", "state"):
+            if not isinstance(d.get(key), Mapping):
+                raise ValueError(f"saved {cls.kind} tokenizer has no {key!r} object")
+        expected = set(inspect.signature(cls.__init__).parameters) - {"self"}
+        if set(d["config"]) != expected:
+            raise ValueError(f"saved {cls.kind} tokenizer has settings {sorted(d['config'])}, but a "
+                             f"{cls.kind} tokenizer takes {sorted(expected)}: was its 'kind' edited?")
+        try:
+            tok = cls(**d["config"])
+            tok._set_state(d["state"])
+        except KeyError as exc:
+            raise ValueError(f"saved {cls.kind} tokenizer state has no {exc} entry") from exc
+        except (TypeError, AttributeError, IndexError) as exc:
+            raise ValueError(f"saved {cls.kind} tokenizer is malformed ({type(exc).__name__}: {exc})") from exc
         return tok
 
     def save(self, path: str | Path) -> None:
@@ -158,8 +177,14 @@ class Tokenizer:
     @classmethod
     def load(cls, path: str | Path) -> "Tokenizer":
         """Load a tokenizer saved by :meth:`save`. ``Tokenizer.load`` accepts any kind."""
-        d = _read_json(path)
-        return tokenizer_from_dict(d) if cls is Tokenizer else cls.from_dict(d)
+        if cls is Tokenizer:
+            return load_tokenizer(path)
+        try:
+            return cls.from_dict(_read_json(path))
+        except ValueError as exc:
+            if str(path) in str(exc):
+                raise
+            raise ValueError(f"{path}: {exc}") from None
 
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in self._config().items())
@@ -192,7 +217,10 @@ def _read_json(path: str | Path) -> dict:
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"no tokenizer file at {path}")
-    d = json.loads(path.read_text(encoding="utf-8"))
+    try:
+        d = json.loads(path.read_text(encoding="utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        raise ValueError(f"{path} is not a saved tokenizer: it is not valid JSON ({exc})") from None
     if not isinstance(d, dict) or "kind" not in d:
         raise ValueError(f"{path} is not a saved tokenizer (no 'kind' field)")
     return d
@@ -200,12 +228,26 @@ def _read_json(path: str | Path) -> dict:
 
 def tokenizer_from_dict(d: Mapping) -> Tokenizer:
     """Restore a tokenizer of whichever kind ``d["kind"]`` names ("char", "word" or "bpe")."""
+    if not isinstance(d, Mapping):
+        raise ValueError(f"saved tokenizer must be a JSON object, got {type(d).__name__}")
     kind = d.get("kind")
-    if kind not in _REGISTRY:
+    if not isinstance(kind, str) or kind not in _REGISTRY:
         raise ValueError(f"unknown tokenizer kind {kind!r}; known kinds: {sorted(_REGISTRY)}")
     return _REGISTRY[kind].from_dict(d)
 
 
 def load_tokenizer(path: str | Path) -> Tokenizer:
-    """Load a tokenizer saved with ``tok.save(path)``, whatever its kind."""
-    return tokenizer_from_dict(_read_json(path))
+    """Load a tokenizer saved with ``tok.save(path)``, whatever its kind.
+
+    Raises
+    ------
+    FileNotFoundError
+        No file at ``path``.
+    ValueError
+        The file is not a saved tokenizer, or is damaged; the message names the file.
+    """
+    d = _read_json(path)
+    try:
+        return tokenizer_from_dict(d)
+    except ValueError as exc:
+        raise ValueError(f"{path}: {exc}") from None
