@@ -176,8 +176,23 @@ def save_checkpoint(path, model, tokenizer=None, optimizer=None, meta: dict | No
 
 
 #: The model config keys a checkpoint must hold, with the types they must have.
-_MODEL_CONFIG_TYPES = {"vocab_size": int, "embed_dim": int, "hidden_dim": int, "num_layers": int,
-                       "dropout": numbers.Real, "tie_weights": bool}
+#: What the config of each model class must hold, and of which type (checked before building).
+_MODEL_CONFIG_TYPES = {
+    "LSTMLanguageModel": {"vocab_size": int, "embed_dim": int, "hidden_dim": int, "num_layers": int,
+                          "dropout": numbers.Real, "tie_weights": bool},
+    "TransformerLanguageModel": {"vocab_size": int, "d_model": int, "n_heads": int, "n_layers": int,
+                                 "block_size": int, "mlp_ratio": int, "dropout": numbers.Real,
+                                 "tie_weights": bool},
+}
+
+
+def _model_class(name: str):
+    """The class a checkpoint's ``model_class`` names (imported late: the models import this)."""
+    if name == "TransformerLanguageModel":
+        from .transformer import TransformerLanguageModel  # noqa: PLC0415
+        return TransformerLanguageModel
+    from .models import LSTMLanguageModel  # noqa: PLC0415
+    return LSTMLanguageModel
 
 
 class Checkpoint:
@@ -191,11 +206,19 @@ class Checkpoint:
                                "another checkpoint (last.npz and best.npz are written separately)")
 
     @property
+    def model_class_name(self) -> str:
+        name = self.meta.get("model_class", "LSTMLanguageModel")
+        if name not in _MODEL_CONFIG_TYPES:
+            raise self._damaged(f"it names an unknown model class {name!r} (known: "
+                                f"{', '.join(_MODEL_CONFIG_TYPES)})")
+        return name
+
+    @property
     def model_config(self) -> dict:
         config = self.meta.get("model_config")
         if not isinstance(config, dict):
             raise self._damaged(f"the model config is {type(config).__name__}, not a JSON object")
-        for key, kind in _MODEL_CONFIG_TYPES.items():
+        for key, kind in _MODEL_CONFIG_TYPES[self.model_class_name].items():
             value = config.get(key)
             if key not in config:
                 raise self._damaged(f"the model config has no {key!r}")
@@ -222,14 +245,26 @@ class Checkpoint:
         from .models import count_parameters  # noqa: PLC0415 - avoid an import cycle
 
         c = self.model_config
+        if self.model_class_name == "TransformerLanguageModel":
+            from .transformer import count_transformer_parameters  # noqa: PLC0415
+
+            for key in ("vocab_size", "d_model", "n_heads", "n_layers", "block_size", "mlp_ratio"):
+                if c[key] < 1:
+                    raise self._damaged(f"the model config's {key!r} is {c[key]}, not a positive integer")
+            expected = count_transformer_parameters(**{k: c[k] for k in (
+                "vocab_size", "d_model", "n_layers", "block_size", "mlp_ratio", "tie_weights")})
+            self._compare_counts(expected)
+            return
         cell = c.get("cell", "lstm")
         if cell not in ("lstm", "gru", "rnn"):
             raise self._damaged(f"the model config names an unknown cell {cell!r}")
         for key in ("vocab_size", "embed_dim", "hidden_dim", "num_layers"):
             if c[key] < 1:
                 raise self._damaged(f"the model config's {key!r} is {c[key]}, not a positive integer")
-        expected = count_parameters(c["vocab_size"], c["embed_dim"], c["hidden_dim"], c["num_layers"],
-                                    cell, c["tie_weights"])
+        self._compare_counts(count_parameters(c["vocab_size"], c["embed_dim"], c["hidden_dim"],
+                                              c["num_layers"], cell, c["tie_weights"]))
+
+    def _compare_counts(self, expected: int) -> None:
         stored = sum(int(a.size) for a in self.model_state().values())
         if expected != stored:
             raise self._damaged(f"its model config implies {expected:,} parameters but it stores "
@@ -238,11 +273,9 @@ class Checkpoint:
     def build_model(self, device: str | None = None):
         """Rebuild the model from the stored config and load the stored weights, on ``device``
         (None: ``$SCRATCHLSTM_DEVICE``, else the CPU)."""
-        from .models import LSTMLanguageModel  # noqa: PLC0415 - avoid an import cycle
-
         self.check_shapes()
         try:
-            model = LSTMLanguageModel(**self.model_config, device=device)
+            model = _model_class(self.model_class_name)(**self.model_config, device=device)
         except (TypeError, ValueError) as exc:
             raise CheckpointError(f"{self.path}: model config {self.model_config} does not fit this "
                                   f"version of scratchlstm ({exc})") from exc

@@ -30,6 +30,20 @@ from .nn.module import Module, Parameter
 from .nn.tracks import resolve_functional
 
 
+def count_transformer_parameters(vocab_size: int, d_model: int, n_layers: int, block_size: int,
+                                 mlp_ratio: int = 4, tie_weights: bool = True) -> int:
+    """Parameters of a :class:`TransformerLanguageModel`, from its shape alone.
+
+    Token embedding ``V D`` and positions ``block D``; per block two layer norms ``4D``, the
+    attention ``D (3D) + 3D + D D + D`` and the MLP ``D F + F + F D + D`` with ``F = mlp_ratio D``;
+    the final layer norm ``2D``; the decoder ``V`` (bias) plus ``D V`` when not tied.
+    """
+    D, F = d_model, mlp_ratio * d_model
+    block = 4 * D + (3 * D * D + 3 * D) + (D * D + D) + (D * F + F) + (F * D + D)
+    return vocab_size * D + block_size * D + n_layers * block + 2 * D + vocab_size + \
+        (0 if tie_weights else D * vocab_size)
+
+
 def _normal(rng, std, shape, dtype):
     return (rng.standard_normal(shape) * std).astype(dtype)
 

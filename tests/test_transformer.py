@@ -146,3 +146,21 @@ def test_same_numbers_as_pytorch():
     assert abs(float(loss) - tloss.item()) < 1e-12
     for name, p in ours.named_parameters():
         assert relative_error(p.grad, w[name].grad.numpy()) < 1e-10, name
+
+
+@pytest.mark.parametrize("tie_weights", [True, False])
+def test_parameter_count_and_a_checkpoint_round_trip(tmp_path, rng, tie_weights):
+    """count_transformer_parameters predicts num_parameters(); a checkpoint rebuilds the same
+    model, through the Trainer's own files."""
+    from scratchlstm.checkpoint import load_model, save_checkpoint
+    from scratchlstm.text import CharTokenizer
+    from scratchlstm.transformer import count_transformer_parameters
+
+    model = TransformerLanguageModel(17, 8, 2, 3, 10, mlp_ratio=2, tie_weights=tie_weights, seed=2)
+    assert count_transformer_parameters(17, 8, 3, 10, 2, tie_weights) == model.num_parameters()
+    tok = CharTokenizer().fit("abcdefghijklmnop")
+    save_checkpoint(tmp_path / "t.npz", model, tokenizer=tok)
+    again, _ = load_model(tmp_path / "t.npz")
+    ids = rng.integers(0, 17, (6, 2))
+    assert type(again) is TransformerLanguageModel
+    assert numpy.array_equal(again(ids)[0], model.eval()(ids)[0])
