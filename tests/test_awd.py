@@ -67,3 +67,36 @@ def test_embedding_dropout_drops_whole_words(rng):
         return (R.embedding_dropout_backward(F.embedding_backward(dout, cache[0]), cache[1]),)
 
     assert check_function(forward, backward, [W]).worst < 1e-7
+
+
+def test_a_model_with_every_awd_regulariser_passes_the_gradient_check(rng):
+    """Weight drop, embedding dropout, locked dropout at three rates, AR and TAR together: every
+    parameter's gradient (of the cross-entropy plus AR and TAR) by central differences. (Weights
+    of U(-0.5, 0.5) give gradients large enough for a relative error of 1e-6 to mean something.)"""
+    from scratchlstm import LSTMLanguageModel, check_model
+
+    model = LSTMLanguageModel(13, 8, 8, num_layers=2, dropout=0.3, input_dropout=0.2,
+                              hidden_dropout=0.25, embedding_dropout=0.2, weight_drop=0.4,
+                              ar_alpha=2.0, tar_beta=1.0, locked_dropout=True, tie_weights=True,
+                              dtype="float64", seed=3, init="uniform", init_range=0.5)
+    ids, targets = rng.integers(0, 13, (6, 3)), rng.integers(0, 13, (6, 3))
+    result = check_model(model, ids, targets, max_checks=30)
+    assert result.worst < 1e-6, str(result)
+    assert model.regularisation_loss() > 0
+    model.eval()
+    model(ids)
+    assert model.regularisation_loss() == 0.0          # evaluation: no regulariser, no dropout
+
+
+def test_regularisers_leave_the_dropout_masks_of_a_plain_model_unchanged(rng):
+    """Adding weight drop does not move the masks of the ordinary dropout layers."""
+    from scratchlstm import LSTMLanguageModel
+
+    ids = rng.integers(0, 11, (5, 2))
+    plain = LSTMLanguageModel(11, 6, 6, 2, dropout=0.5, seed=1)
+    awd = LSTMLanguageModel(11, 6, 6, 2, dropout=0.5, seed=1, weight_drop=0.3)
+    for m in (plain, awd):
+        m.seed_dropout(7)
+        m(ids)
+    assert numpy.array_equal(plain.drop_in._mask, awd.drop_in._mask)
+    assert awd.lstm.layers[0]._wh_mask is not None and plain.lstm.layers[0]._wh_mask is None
