@@ -100,3 +100,53 @@ def test_regularisers_leave_the_dropout_masks_of_a_plain_model_unchanged(rng):
         m(ids)
     assert numpy.array_equal(plain.drop_in._mask, awd.drop_in._mask)
     assert awd.lstm.layers[0]._wh_mask is not None and plain.lstm.layers[0]._wh_mask is None
+
+
+def test_ntasgd_switches_only_when_the_loss_fails_to_beat_an_old_best():
+    from scratchlstm.nn.module import Parameter
+    from scratchlstm.optim import NTASGD
+
+    opt = NTASGD([Parameter(numpy.zeros(2))], lr=1.0, nonmono=2)
+    # improving, then a bad epoch that still beats the loss from 3 epochs back: no switch
+    assert [opt.epoch_end(v) for v in (5.0, 4.0, 3.0, 3.5, 3.2)] == [False] * 5
+    assert not opt.averaging
+    # worse than the best of the epochs more than 2 back (3.0): averaging switches on, once
+    assert opt.epoch_end(3.1) is True and opt.averaging and opt.switched_at_epoch == 6
+    assert opt.epoch_end(10.0) is False
+
+
+def test_ntasgd_averages_the_iterates_since_the_switch_and_resumes_exactly(rng):
+    from scratchlstm.nn.module import Parameter
+    from scratchlstm.optim import NTASGD
+
+    def run(steps, opt=None, p=None, grads=None):
+        for g in grads[:steps]:
+            p.grad = g.copy()
+            opt.step()
+        return opt, p
+
+    grads = [rng.standard_normal(3) for _ in range(6)]
+    p = Parameter(numpy.ones(3))
+    opt = NTASGD([p], lr=0.1, nonmono=1)
+    opt.averaging = True                                   # as if triggered before these steps
+    iterates = []
+    for g in grads:
+        p.grad = g.copy()
+        opt.step()
+        iterates.append(p.data.copy())
+    assert numpy.allclose(opt.state["average"][0], numpy.mean(iterates, axis=0), atol=1e-14)
+    current = p.data.copy()
+    with opt.averaged():
+        assert numpy.allclose(p.data, numpy.mean(iterates, axis=0))
+    assert numpy.array_equal(p.data, current)              # back to the iterate, training goes on
+    # resume from a state dict after 3 steps: the same average and weights as one run of 6
+    p2 = Parameter(numpy.ones(3))
+    first = NTASGD([p2], lr=0.1, nonmono=1)
+    first.averaging = True
+    run(3, first, p2, grads)
+    p3 = Parameter(p2.data.copy())
+    resumed = NTASGD([p3], lr=0.1, nonmono=1)
+    resumed.load_state_dict(first.state_dict())
+    run(3, resumed, p3, grads[3:])
+    assert numpy.allclose(p3.data, p.data, atol=1e-14)
+    assert numpy.allclose(resumed.state["average"][0], opt.state["average"][0], atol=1e-14)
