@@ -1,4 +1,7 @@
-"""Every lesson notebook runs top to bottom without an error (the lessons never rot)."""
+"""Every lesson notebook runs top to bottom without an error (the lessons never rot), and
+``lessons/execute.py`` stores stable files and can check without writing."""
+import json
+import sys
 from pathlib import Path
 
 import pytest
@@ -8,15 +11,83 @@ pytest.importorskip("ipykernel")
 
 LESSONS = Path(__file__).resolve().parents[1] / "lessons"
 NOTEBOOKS = sorted(LESSONS.glob("[0-9][0-9]_*.ipynb"))
+sys.path.insert(0, str(LESSONS))
+
+from execute import execute, main, strip_volatile  # noqa: E402
+
+
+def test_there_are_fourteen_lessons():
+    """Thirteen lessons and the appendix "under the hood"; the glob of the test below finds all."""
+    assert len(NOTEBOOKS) == 14
+    assert NOTEBOOKS[-1].name == "14_under_the_hood.ipynb"
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
 def test_lesson_runs(path):
     """Does the lesson still run against the current library? Any cell error fails the test."""
-    import sys
-
-    sys.path.insert(0, str(LESSONS))
-    from execute import execute
-
     nb, seconds = execute(path, write=False)
     assert seconds < 180, f"{path.name} took {seconds:.0f} s; lessons should stay under ~90 s"
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
+def test_stored_lesson_has_no_volatile_metadata(path):
+    """A stored lesson holds outputs but no execution timestamps (they would change the file at
+    every run) and has been executed (every code cell has an execution count)."""
+    nb = json.loads(path.read_text(encoding="utf-8"))
+    for cell in nb["cells"]:
+        assert "execution" not in cell.get("metadata", {}), f"{path.name}: a cell keeps timestamps"
+        if cell["cell_type"] == "code" and cell["source"]:
+            assert cell["execution_count"] is not None, f"{path.name}: a code cell was not executed"
+
+
+def _tiny_notebook(path: Path) -> None:
+    import nbformat
+
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_markdown_cell("A tiny lesson."),
+                nbformat.v4.new_code_cell("print(6 * 7)")]
+    nb.cells[1].metadata["execution"] = {"iopub.status.busy": "2026-01-01T00:00:00Z"}
+    nbformat.write(nb, path)
+
+
+def test_strip_volatile_removes_timestamps():
+    import nbformat
+
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell("1")]
+    nb.cells[0].metadata.update(execution={"shell.execute_reply": "now"}, tags=["keep"])
+    nb.metadata["language_info"] = {"name": "python", "version": "3.11.7"}
+    strip_volatile(nb)
+    assert nb.cells[0].metadata == {"tags": ["keep"]}          # authors' metadata stays
+    assert nb.metadata["language_info"] == {"name": "python"}
+
+
+def test_execute_writes_a_stable_file_and_check_writes_nothing(tmp_path, capsys):
+    """Run a tiny notebook twice: the second run leaves the file byte for byte as the first wrote
+    it (no timestamps), and ``--check`` executes without touching the file."""
+    path = tmp_path / "99_tiny.ipynb"
+    _tiny_notebook(path)
+    original = path.read_text()
+    assert main(["--check", str(path)]) == 0
+    assert path.read_text() == original                        # --check: not written
+    assert "checked, not written" in capsys.readouterr().out
+
+    execute(path)
+    first = path.read_text()
+    assert '"42\\n"' in first and "iopub" not in first          # the output, no timestamps
+    mtime = path.stat().st_mtime_ns
+    execute(path)
+    assert path.read_text() == first
+    assert path.stat().st_mtime_ns == mtime                      # unchanged content: not rewritten
+
+
+def test_check_reports_a_failing_notebook(tmp_path, capsys):
+    import nbformat
+
+    path = tmp_path / "98_broken.ipynb"
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell("raise ValueError('lesson is broken')")]
+    nbformat.write(nb, path)
+    assert main(["--check", str(path)]) == 1
+    assert "FAILED" in capsys.readouterr().out
+    assert main(["--check", str(tmp_path / "nope.ipynb")]) == 2
