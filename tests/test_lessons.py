@@ -27,6 +27,10 @@ def test_lesson_runs(path):
     """Does the lesson still run against the current library? Any cell error fails the test."""
     nb, seconds = execute(path, write=False)
     assert seconds < 180, f"{path.name} took {seconds:.0f} s; lessons should stay under ~90 s"
+    # An error while drawing a figure (e.g. bad mathtext) is reported as an output, not raised.
+    errors = [(k, out.get("ename"), out.get("evalue", "")[:200]) for k, cell in enumerate(nb.cells)
+              for out in cell.get("outputs", []) if out.get("output_type") == "error"]
+    assert not errors, f"{path.name}: error outputs in cells {errors}"
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
@@ -38,6 +42,8 @@ def test_stored_lesson_has_no_volatile_metadata(path):
         assert "execution" not in cell.get("metadata", {}), f"{path.name}: a cell keeps timestamps"
         if cell["cell_type"] == "code" and cell["source"]:
             assert cell["execution_count"] is not None, f"{path.name}: a code cell was not executed"
+            kinds = [out["output_type"] for out in cell["outputs"]]
+            assert "error" not in kinds, f"{path.name}: a stored output is an error: {cell['source'][:80]}"
 
 
 def _tiny_notebook(path: Path) -> None:
