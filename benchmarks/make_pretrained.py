@@ -1,6 +1,6 @@
 """Train and export the pretrained checkpoint that ships with scratchlstm.
 
-    OPENBLAS_NUM_THREADS=1 python benchmarks/make_pretrained.py          # ~35 min on 2 CPU cores
+    OPENBLAS_NUM_THREADS=1 python benchmarks/make_pretrained.py          # ~31 min on 2 CPU cores
     python benchmarks/make_pretrained.py --quick                          # a 1-minute smoke run
 
 The recipe is benchmarks/configs/covid_pretrained.py (read here, so the two cannot drift apart).
