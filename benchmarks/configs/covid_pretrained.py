@@ -4,8 +4,9 @@ playground load.
 
 Byte-level BPE (3,000 tokens) on the shipped COVID-19 corpus; 2 x 256 LSTM with tied embedding and
 decoder weights (1.82 M parameters, 7.3 MB in float32, so it fits in the package); AdamW with a
-100-step warm-up and a cosine down to 1e-4 over 8 epochs; dropout 0.25. Trained in 30.9 minutes on a shared 2-core CPU with one BLAS
-thread: valid 1.978 / test 1.984 bits per character (benchmarks/RESULTS.md, section 9).
+100-step warm-up and a cosine down to 1e-4 over 8 epochs; dropout 0.25. Trained in 30.9 minutes
+on a shared 2-core CPU with one BLAS thread: valid 1.978 / test 1.984 bits per character
+(benchmarks/RESULTS.md, section 9).
 
     python benchmarks/make_pretrained.py                 # trains, records samples, exports
     python -m scratchlstm train --config benchmarks/configs/covid_pretrained.py   # the same training alone
