@@ -78,3 +78,52 @@ def test_command_line_lists_the_checkpoints():
                        cwd=REPO, env=env, timeout=120)
     assert r.returncode == 0, r.stderr
     assert "covid-bpe" in r.stdout and "covid-bpe.npz" in r.stdout and "bits per character" in r.stdout
+
+
+def test_the_web_playground_serves_it():
+    """`python -m scratchlstm serve --checkpoint <pretrained.path()>`: the server loads the shipped
+    file like any checkpoint and generates from it."""
+    import json
+    import threading
+    import urllib.request
+
+    from scratchlstm.server import make_server
+
+    srv = make_server(pretrained.path("covid-bpe"), host="127.0.0.1", port=0)
+    thread = threading.Thread(target=srv.serve_forever, daemon=True)
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{srv.server_address[1]}"
+        with urllib.request.urlopen(url + "/api/info", timeout=30) as resp:
+            info = json.loads(resp.read())
+        assert info["tokenizer"] == "bpe" and info["vocab_size"] == 3000
+        req = urllib.request.Request(url + "/api/generate", method="POST",
+                                     data=json.dumps({"prompt": "The vaccine", "max_new_tokens": 8,
+                                                      "seed": 0}).encode())
+        with urllib.request.urlopen(req, timeout=30) as resp:
+            result = json.loads(resp.read())
+        assert len(result["tokens"]) == 8 and result["text"]
+    finally:
+        srv.shutdown()
+        srv.server_close()
+
+
+@pytest.mark.slow
+def test_the_recipe_script_runs_and_exports_a_loadable_checkpoint(tmp_path):
+    """benchmarks/make_pretrained.py --quick: a tiny model, 2 x 20 steps on a slice of the corpus,
+    exported with its samples and history, without optimizer state."""
+    from scratchlstm.checkpoint import load_checkpoint
+
+    env = dict(os.environ, PYTHONPATH=str(REPO), OPENBLAS_NUM_THREADS="1")
+    out = tmp_path / "export.npz"
+    r = subprocess.run([sys.executable, str(REPO / "benchmarks" / "make_pretrained.py"), "--quick",
+                        "--out", str(tmp_path / "run"), "--export", str(out)],
+                       capture_output=True, text=True, env=env, timeout=600)
+    assert r.returncode == 0, r.stderr[-2000:]
+    ckpt = load_checkpoint(out)
+    meta = ckpt.user_meta
+    assert meta["kind"] == "pretrained" and len(meta["history"]) == 2
+    assert [s["when"] for s in meta["samples"]][0] == "step 0"
+    assert not any(name.startswith("optim/") for name in ckpt.arrays)       # weights only
+    model, tokenizer = ckpt.build_model().eval(), ckpt.tokenizer()
+    assert model.vocab_size == tokenizer.vocab_size
