@@ -10,8 +10,9 @@ working directory set to lessons/, on the CPU unless SCRATCHLSTM_DEVICE says oth
 BLAS thread unless OPENBLAS_NUM_THREADS / OMP_NUM_THREADS say otherwise.
 
 A written notebook keeps only what the lesson computed: the volatile metadata of a run (the
-execution timestamps of every cell) is stripped, and a file whose content did not change is not
-rewritten, so re-running a lesson changes its file only where an output changed.
+execution timestamps of every cell, the chunks in which printed text arrived) is stripped, and a
+file whose content did not change is not rewritten, so re-running a lesson changes its file only
+where an output changed (a timing, for instance).
 """
 from __future__ import annotations
 
@@ -33,12 +34,36 @@ def lesson_paths() -> list[Path]:
     return sorted(LESSONS.glob("[0-9][0-9]_*.ipynb"))
 
 
+def coalesce_streams(outputs: list) -> list:
+    """Join consecutive stream outputs of the same stream (stdout, stderr) into one.
+
+    How a cell's printed text is cut into messages depends on when the kernel flushed it, which
+    varies from run to run; joined, the same text is stored the same way every time.
+    """
+    joined: list = []
+    for out in outputs:
+        previous = joined[-1] if joined else None
+        if (out.get("output_type") == "stream" and previous is not None
+                and previous.get("output_type") == "stream" and previous.get("name") == out.get("name")):
+            previous["text"] = _text(previous["text"]) + _text(out["text"])
+        else:
+            joined.append(out)
+    return joined
+
+
+def _text(text) -> str:
+    return text if isinstance(text, str) else "".join(text)
+
+
 def strip_volatile(nb) -> None:
-    """Remove what changes from run to run without being a result: cell timestamps and the
-    notebook-level record of the interpreter's patch version. Modifies ``nb`` in place."""
+    """Remove what changes from run to run without being a result: cell timestamps, the
+    notebook-level record of the interpreter's patch version, and the cutting of printed text
+    into messages. Modifies ``nb`` in place."""
     for cell in nb.cells:
         for key in VOLATILE_CELL_METADATA:
             cell.metadata.pop(key, None)
+        if cell.cell_type == "code":
+            cell.outputs = coalesce_streams(cell.outputs)
     nb.metadata.get("language_info", {}).pop("version", None)
 
 

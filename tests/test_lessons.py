@@ -13,7 +13,7 @@ LESSONS = Path(__file__).resolve().parents[1] / "lessons"
 NOTEBOOKS = sorted(LESSONS.glob("[0-9][0-9]_*.ipynb"))
 sys.path.insert(0, str(LESSONS))
 
-from execute import execute, main, strip_volatile  # noqa: E402
+from execute import coalesce_streams, execute, main, strip_volatile  # noqa: E402
 
 
 def test_there_are_fourteen_lessons():
@@ -44,6 +44,9 @@ def test_stored_lesson_has_no_volatile_metadata(path):
             assert cell["execution_count"] is not None, f"{path.name}: a code cell was not executed"
             kinds = [out["output_type"] for out in cell["outputs"]]
             assert "error" not in kinds, f"{path.name}: a stored output is an error: {cell['source'][:80]}"
+            streams = [out.get("name") if out["output_type"] == "stream" else None for out in cell["outputs"]]
+            assert not any(a is not None and a == b for a, b in zip(streams, streams[1:])), \
+                f"{path.name}: printed text stored in pieces (run lessons/execute.py): {cell['source'][:80]}"
 
 
 def _tiny_notebook(path: Path) -> None:
@@ -66,6 +69,19 @@ def test_strip_volatile_removes_timestamps():
     strip_volatile(nb)
     assert nb.cells[0].metadata == {"tags": ["keep"]}          # authors' metadata stays
     assert nb.metadata["language_info"] == {"name": "python"}
+
+
+def test_printed_text_is_stored_the_same_however_it_arrived():
+    """Two prints that arrived as two messages, or as one, are stored as one output."""
+    import nbformat
+
+    two = [nbformat.v4.new_output("stream", name="stdout", text="a\n"),
+           nbformat.v4.new_output("stream", name="stdout", text="b\n"),
+           nbformat.v4.new_output("stream", name="stderr", text="warning\n"),
+           nbformat.v4.new_output("stream", name="stdout", text="c\n")]
+    joined = coalesce_streams(two)
+    assert [(o["name"], o["text"]) for o in joined] == [("stdout", "a\nb\n"), ("stderr", "warning\n"),
+                                                        ("stdout", "c\n")]
 
 
 def test_execute_writes_a_stable_file_and_check_writes_nothing(tmp_path, capsys):
