@@ -113,3 +113,31 @@ def test_check_reports_a_failing_notebook(tmp_path, capsys):
     assert main(["--check", str(path)]) == 1
     assert "FAILED" in capsys.readouterr().out
     assert main(["--check", str(tmp_path / "nope.ipynb")]) == 2
+
+
+def _your_turn_cells():
+    cells = []
+    for path in NOTEBOOKS:
+        nb = json.loads(path.read_text(encoding="utf-8"))
+        for cell in nb["cells"]:
+            source = "".join(cell["source"])
+            if cell["cell_type"] == "code" and "workbook import check" in source and "raise NotImplementedError" in source:
+                cells.append((path.stem, source, cell["outputs"]))
+    return cells
+
+
+def test_your_turn_cells_store_stubs_reported_as_not_written():
+    """Every "your turn" cell defines stubs and grades them; its stored output shows each stub as
+    "not written yet" and never a solution's PASS. Lessons 2 and 4 to 10 and 12 have them."""
+    cells = _your_turn_cells()
+    assert {stem[:2] for stem, _, _ in cells} == {"02", "04", "05", "06", "07", "08", "09", "10", "12"}
+    graded = []
+    for stem, source, outputs in cells:
+        text = "".join("".join(out.get("text", "")) for out in outputs if out["output_type"] == "stream")
+        lines = [line for line in text.splitlines() if line.strip()]
+        assert lines and all("not written yet" in line for line in lines), f"{stem}: {text[:300]}"
+        assert "PASS" not in text and "FAIL" not in text
+        graded += [line.split()[1] for line in lines]
+    from scratchlstm.workbook import FUNCTIONS
+
+    assert sorted(graded) == sorted(FUNCTIONS)     # every workbook function, each once
