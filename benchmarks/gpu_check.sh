@@ -117,7 +117,7 @@ fi
 
 # ---- 1. the gpu tests ------------------------------------------------------------------------
 # shellcheck disable=SC2086  # TESTS may name several paths
-run_part "gpu tests" gpu_tests.log 150 "$PY" -m pytest -q -m gpu -p no:cacheprovider \
+run_part "gpu tests" gpu_tests.log 150 "$PY" -m pytest -q -o addopts= -m gpu -p no:cacheprovider \
     --junitxml="$OUT/gpu_tests.xml" $TESTS
 
 # ---- 2. parity in float64 --------------------------------------------------------------------

@@ -10,6 +10,11 @@ from pathlib import Path
 
 import pytest
 
+# The suite runs in two workers (setup.cfg): one BLAS thread each keeps them off each other's core.
+# (Set before NumPy is imported; a value already in the environment wins.)
+for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_var, "1")
+
 # Every test chooses its device explicitly (the tests of $SCRATCHLSTM_DEVICE set it themselves):
 # a value left in the shell would otherwise move every model of the suite to that device.
 os.environ.pop("SCRATCHLSTM_DEVICE", None)

@@ -47,7 +47,7 @@ def test_the_standin_is_what_import_cupy_finds_in_the_subprocess():
 def test_every_gpu_test_passes_through_the_strict_standin(tmp_path):
     """``pytest -m gpu`` with the stand-in: every gpu test runs (none skipped) and passes."""
     report = tmp_path / "gpu.xml"
-    cmd = [sys.executable, "-m", "pytest", "-q", "-m", "gpu", "-p", "no:cacheprovider",
+    cmd = [sys.executable, "-m", "pytest", "-q", "-n", "0", "-m", "gpu", "-p", "no:cacheprovider",
            f"--junitxml={report}", "tests"]
     run = subprocess.run(cmd, env=standin_env(), cwd=REPO, capture_output=True, text=True,
                          timeout=600)

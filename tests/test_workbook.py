@@ -129,7 +129,7 @@ def test_only_grades_the_named_functions_and_refuses_unknown_ones():
 def test_pytest_grades_a_workbook_with_the_same_ladder():
     """`pytest tests/ --workbook DIR` runs the numbered tests on the student's functions: the
     buggy LSTM step fails with its hint, unwritten functions skip, library-only tests are left out."""
-    result = run("pytest", "-q", "-p", "no:cacheprovider", "tests/test_06_lstm_cell.py",
+    result = run("pytest", "-q", "-n", "0", "-p", "no:cacheprovider", "tests/test_06_lstm_cell.py",
                  "--workbook", str(BUGGY), "-k", "ladder or zero_weights or by_hand")
     out = result.stdout
     assert result.returncode == 1, out
