@@ -209,6 +209,12 @@ class TransformerLanguageModel(LanguageModel):
         self.position.backward(dx.sum(axis=1))                           # every batch row shares them
         self.embedding.backward(dx)
 
+    def describe(self) -> str:
+        """E.g. ``2-block transformer, d_model 128, 4 heads, context 64 tokens, tied``."""
+        c = self.config
+        return (f"{c['n_layers']}-block transformer, d_model {c['d_model']}, {c['n_heads']} heads, "
+                f"context {c['block_size']} tokens" + (", tied" if c["tie_weights"] else ""))
+
     def __repr__(self) -> str:
         c = self.config
         return (f"TransformerLanguageModel(vocab={c['vocab_size']}, d_model={c['d_model']}, "
