@@ -333,8 +333,11 @@ class Checkpoint:
             raise CheckpointError(f"{self.path}: optimizer state does not fit: {exc}") from exc
 
 
-def load_checkpoint(path) -> Checkpoint:
+def load_checkpoint(path, arrays: bool = True) -> Checkpoint:
     """Read a checkpoint written by :func:`save_checkpoint`, never unpickling anything.
+
+    ``arrays=False`` reads only the metadata (quick, for a look at the settings); the
+    checkpoint's ``arrays`` are then empty.
 
     Raises
     ------
@@ -354,7 +357,8 @@ def load_checkpoint(path) -> Checkpoint:
             if "__meta__" not in archive.files:
                 raise CheckpointError(f"{path} is an .npz file but not a scratchlstm checkpoint "
                                       "(it has no __meta__ entry)")
-            arrays = {name: archive[name] for name in archive.files}
+            names = archive.files if arrays else ["__meta__"]
+            arrays = {name: archive[name] for name in names}
     except CheckpointError:
         raise
     except (zipfile.BadZipFile, EOFError, OSError, ValueError, KeyError, MemoryError) as exc:

@@ -464,18 +464,16 @@ def cmd_train(args) -> int:
 
 
 def cmd_evaluate(args) -> int:
-    from .checkpoint import load_checkpoint
+    from .checkpoint import load_checkpoint, load_model
     from .data import prepare_data
     from .training import _batchify_split, bits_per_char, evaluate, perplexity, read_data_config
 
-    ckpt = load_checkpoint(args.checkpoint)
-    tokenizer = ckpt.tokenizer()
+    model, tokenizer = load_model(args.checkpoint, args.device)
     if tokenizer is None:
         raise ValueError(f"{args.checkpoint} holds no tokenizer, so its text cannot be encoded")
-    saved = read_data_config(args.checkpoint, ckpt.user_meta)
+    saved = read_data_config(args.checkpoint, load_checkpoint(args.checkpoint, arrays=False).user_meta)
     data = args.data or (saved.data if saved is not None else "covid")
     data_dir = args.data_dir or (saved.data_dir if saved is not None and args.data is None else None)
-    model = ckpt.build_model(args.device).eval()
     ids, chars = prepare_data(data, tokenizer, data_dir, download=args.download, fit=False)
     if args.split not in ids:
         raise ValueError(f"corpus {data} has no {args.split} split")

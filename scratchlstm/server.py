@@ -554,7 +554,8 @@ def make_server(checkpoint, host: str = "127.0.0.1", port: int = 8000, device: s
              if getattr(model, "has_units", False) else None)
     info = {"name": Path(checkpoint).parent.name + "/" + Path(checkpoint).name,
             "model": model.describe(), "kind": type(model).__name__,
-            "units": units, "examples": example_prompts(tokenizer),
+            "units": units, "context": getattr(model, "block_size", None),
+            "examples": example_prompts(tokenizer),
             "tokenizer": tokenizer.kind, "vocab_size": tokenizer.vocab_size,
             "parameters": model.num_parameters(), "device": model.device, "limits": limits}
     try:
