@@ -424,9 +424,10 @@ def _resume_trainer(args):
 
 def _next_steps(out: Path) -> str:
     best = out / "best.npz"
-    return (f"checkpoints, history and curves.png in {out}\n"
-            f"next: scratchlstm generate --checkpoint {best} --prompt \"...\"   |   "
-            f"scratchlstm info {best}   |   scratchlstm serve --checkpoint {best}")
+    return (f"checkpoints, history and curves.png in {out}\nnext:\n"
+            f"  scratchlstm generate --checkpoint {best} --prompt \"...\"\n"
+            f"  scratchlstm info {best}\n"
+            f"  scratchlstm serve --checkpoint {best}")
 
 
 def cmd_train(args) -> int:

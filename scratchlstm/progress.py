@@ -17,6 +17,8 @@ from tqdm import tqdm
 #: the fields given to update (e.g. loss, perplexity, tokens per second).
 BAR_FORMAT = "{desc} {percentage:3.0f}%|{bar}| {n_fmt}/{total_fmt} [{elapsed}<{remaining}{postfix}]"
 BAR_FORMAT_NO_TOTAL = "{desc} {n_fmt} [{elapsed}{postfix}]"
+#: Seconds between redraws, unless a bar is given its own.
+MIN_INTERVAL = 0.2
 
 
 def _format(value) -> str:
@@ -58,14 +60,15 @@ class Progress:
     desc : str, shown at the start of the line
     enabled : bool or None; None means "only when ``stream`` is a terminal"
     stream : file, default ``sys.stderr``
-    min_interval : float, seconds between redraws
+    min_interval : float or None, seconds between redraws (None: :data:`MIN_INTERVAL`)
     width : int or None, the most characters a line may take; None: the terminal's width,
         followed as the window is resized
     """
 
     def __init__(self, total: int | None, desc: str = "", enabled: bool | None = None, stream=None,
-                 min_interval: float = 0.2, width: int | None = None):
+                 min_interval: float | None = None, width: int | None = None):
         self.stream = stream if stream is not None else sys.stderr
+        min_interval = MIN_INTERVAL if min_interval is None else min_interval
         if enabled is None:
             enabled = _is_terminal(self.stream)
         self.total, self.desc, self.enabled, self.min_interval = total, desc, enabled, min_interval

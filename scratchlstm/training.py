@@ -89,6 +89,25 @@ def _batchify_split(ids: dict, split: str, batch_size: int, option: str):
     return batchify(ids[split], batch_size)
 
 
+def epoch_line(row: dict, width: int | None = None) -> str:
+    """The one line (or two, to stay inside ``width`` columns, default the terminal's) that
+    reports an epoch: losses, perplexities, bits per character, learning rate, speed, time."""
+    from .progress import terminal_columns  # noqa: PLC0415
+
+    parts = [f"epoch {row['epoch']:3d}", f"train loss {row['train_loss']:.3f} ppl {row['train_ppl']:.2f}"]
+    if "valid_loss" in row:
+        parts.append(f"valid loss {row['valid_loss']:.3f} ppl {row['valid_ppl']:.2f}"
+                     + (f" bpc {row['valid_bpc']:.3f}" if "valid_bpc" in row else ""))
+    parts += [f"lr {row['lr']:.3g}", f"{row['tokens_per_s']:,.0f} tok/s", f"{row['seconds']:.1f}s"]
+    width = width or max(60, min(terminal_columns(), 200))
+    lines = [parts[0]]
+    for part in parts[1:]:
+        if len(lines[-1]) + 3 + len(part) > width:
+            lines.append(" " * len(f"epoch {row['epoch']:3d}"))
+        lines[-1] += " | " + part
+    return "\n".join(lines)
+
+
 def make_optimizer(config: TrainConfig, params):
     if config.optimizer == "sgd":
         return SGD(params, lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay)
@@ -529,13 +548,7 @@ class Trainer:
             improved = True
         self.scheduler.on_epoch_end(self.epoch, row.get("valid_loss"))
         self.history.append(row)
-        msg = (f"epoch {self.epoch:3d} | train loss {train_loss:.3f} ppl {row['train_ppl']:8.2f}")
-        if "valid_loss" in row:
-            msg += f" | valid loss {row['valid_loss']:.3f} ppl {row['valid_ppl']:8.2f}"
-        if "valid_bpc" in row:
-            msg += f" bpc {row['valid_bpc']:.3f}"
-        msg += f" | lr {row['lr']:.3g} | {row['tokens_per_s']:,.0f} tok/s | {row['seconds']:.1f}s"
-        self.log(msg)
+        self.log(epoch_line(row))
         if improved:
             self.best_valid = row.get("valid_loss", train_loss)
             self.best_epoch = self.epoch
