@@ -35,6 +35,14 @@ import types
 import typing
 from dataclasses import MISSING, asdict, dataclass, field, fields
 from pathlib import Path
+from typing import TYPE_CHECKING, TypeVar
+
+if TYPE_CHECKING:                      # names for type hints only (importing them here would cycle)
+    from .models import LSTMLanguageModel
+    from .text.base import Tokenizer
+    from .transformer import TransformerLanguageModel
+
+T = TypeVar("T")
 
 # ----------------------------------------------------------------------------------------------
 # Fields with help and ranges
@@ -82,7 +90,7 @@ ANY = Range()
 
 
 def setting(default, help: str, *, range: Range | None = None, choices: tuple | None = None,
-            aliases: tuple = (), none_words: tuple = (), cli: bool = True, shown: str | None = None):
+            aliases: tuple = (), none_words: tuple = (), cli: bool = True, shown: str | None = None) -> typing.Any:
     """A dataclass field that knows its help text and allowed values.
 
     Parameters
@@ -210,7 +218,7 @@ def unknown_names_error(what: str, unknown, known) -> ValueError:
     return ValueError(f"unknown {what} {', '.join(parts)}; valid: {', '.join(sorted(known))}")
 
 
-def from_dict(cls, values: dict, what: str):
+def from_dict(cls: type[T], values: dict, what: str) -> T:
     """``cls(**values)``, refusing unknown keys with a suggestion of the closest valid name."""
     if not isinstance(values, dict):
         raise TypeError(f"{what} must be a dict, got {type(values).__name__}")
@@ -264,7 +272,7 @@ class DataConfig:
                 "unigram": ("vocab_size",)}[self.tokenizer]
         return {name: getattr(self, name) for name in used}
 
-    def make_tokenizer(self):
+    def make_tokenizer(self) -> "Tokenizer":
         """A fresh (unfitted) tokenizer of this kind and these options."""
         from .data import make_tokenizer  # noqa: PLC0415 - data imports the text package
 
@@ -295,7 +303,8 @@ class LSTMConfig:
     def __post_init__(self):
         check_fields(self)
 
-    def build(self, vocab_size: int, seed: int = 0, device: str | None = None, functional=None):
+    def build(self, vocab_size: int, seed: int = 0, device: str | None = None,
+              functional=None) -> "LSTMLanguageModel":
         """The model these settings describe."""
         from .models import LSTMLanguageModel  # noqa: PLC0415
 
@@ -325,7 +334,8 @@ class TransformerConfig:
             raise ValueError(f"d_model ({flag_of('d_model')}) = {self.d_model} must be divisible by "
                              f"n_heads ({flag_of('n_heads')}) = {self.n_heads}")
 
-    def build(self, vocab_size: int, seed: int = 0, device: str | None = None, functional=None):
+    def build(self, vocab_size: int, seed: int = 0, device: str | None = None,
+              functional=None) -> "TransformerLanguageModel":
         """The model these settings describe (``functional`` must be None: the transformer has
         one track)."""
         from .transformer import TransformerLanguageModel  # noqa: PLC0415
@@ -402,7 +412,7 @@ class TrainConfig:
         return from_dict(cls, d, "training options")
 
 
-def model_config_from_dict(values: dict):
+def model_config_from_dict(values: dict) -> "LSTMConfig | TransformerConfig":
     """An :class:`LSTMConfig` or :class:`TransformerConfig` from a dict whose optional ``kind``
     says which (default ``"lstm"``); unknown keys are refused with a suggestion."""
     values = dict(values)
@@ -422,7 +432,7 @@ def model_config_from_dict(values: dict):
     return cls(**values)
 
 
-def model_config_of(model):
+def model_config_of(model) -> "LSTMConfig | TransformerConfig":
     """The config dataclass describing a built model (from ``model.config``)."""
     kind = MODEL_KIND_OF_CLASS.get(type(model).__name__, "lstm")
     cls = MODEL_CONFIGS[kind]
@@ -527,7 +537,7 @@ def run_config_to_dict(run: RunConfig) -> dict:
 # ----------------------------------------------------------------------------------------------
 # Command-line options generated from the fields
 # ----------------------------------------------------------------------------------------------
-def parse_value(info: FieldInfo, text: str):
+def parse_value(info: FieldInfo, text: str) -> object:
     """Turn one command-line string into a value of the field, or raise ArgumentTypeError with
     the allowed values (argparse then names the flag)."""
     if info.none_words and text.strip().lower() in info.none_words:

@@ -6,12 +6,16 @@
 """
 from __future__ import annotations
 
+import os
+
+from .backend import np
 from .config import TOKENIZER_KINDS, DataConfig
+from .text.base import Tokenizer
 from .text import BPETokenizer, CharTokenizer, UnigramTokenizer, WordTokenizer, load_corpus
 
 
 def make_tokenizer(kind: str, vocab_size: int | None = None, min_freq: int | None = None,
-                   word_mode: str | None = None, mode: str | None = None):
+                   word_mode: str | None = None, mode: str | None = None) -> Tokenizer:
     """Build an unfitted tokenizer of ``kind`` with sensible defaults.
 
     Parameters
@@ -40,8 +44,9 @@ def make_tokenizer(kind: str, vocab_size: int | None = None, min_freq: int | Non
     raise ValueError(f"unknown tokenizer {kind!r}; choose one of {TOKENIZER_KINDS}")
 
 
-def prepare_data(source: str, tokenizer, data_dir=None, download: bool = False, fit: bool = True,
-                 max_chars: int | None = None):
+def prepare_data(source: str | os.PathLike, tokenizer: Tokenizer, data_dir: str | os.PathLike | None = None,
+                 download: bool = False, fit: bool = True,
+                 max_chars: int | None = None) -> tuple[dict[str, "np.ndarray"], dict[str, int]]:
     """Load a corpus, fit the tokenizer on its training split, and encode every split.
 
     Parameters

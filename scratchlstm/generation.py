@@ -21,7 +21,7 @@ import numbers
 from dataclasses import dataclass, field
 from typing import Iterator
 
-from .backend import to_host, np
+from .backend import Array, to_host, np
 from .nn.functional import softmax
 
 
@@ -37,7 +37,7 @@ class GeneratedToken:
     activations: dict | None = None                  # see LSTMLanguageModel.activation_snapshot
 
 
-def temperature_softmax(logits, temperature: float = 1.0):
+def temperature_softmax(logits: Array, temperature: float = 1.0) -> "np.ndarray":
     r"""Probabilities of the next token at a temperature: :math:`p = \mathrm{softmax}(z / \tau)`.
 
     Parameters
@@ -59,7 +59,7 @@ def temperature_softmax(logits, temperature: float = 1.0):
     return softmax(z / temperature)
 
 
-def top_k_filter(probs, k: int):
+def top_k_filter(probs: "np.ndarray", k: int) -> "np.ndarray":
     """Keep the ``k`` most likely tokens, set the rest to zero, renormalise.
 
     Tokens tied with the k-th are kept in their order of appearance until k are kept, so exactly
@@ -81,7 +81,7 @@ def top_k_filter(probs, k: int):
     return kept / kept.sum()
 
 
-def top_p_filter(probs, p: float):
+def top_p_filter(probs: "np.ndarray", p: float) -> "np.ndarray":
     """Nucleus filtering: keep the smallest set of most likely tokens whose mass is at least ``p``.
 
     Sorted by probability, tokens are kept up to *and including* the one that brings the running
@@ -106,8 +106,8 @@ def top_p_filter(probs, p: float):
     return kept / kept.sum()
 
 
-def next_token_distribution(logits, temperature: float = 1.0, top_k: int | None = None,
-                            top_p: float | None = None):
+def next_token_distribution(logits: Array, temperature: float = 1.0, top_k: int | None = None,
+                            top_p: float | None = None) -> "np.ndarray":
     """Turn one row of logits into the probabilities that sampling uses: temperature, then
     top-k, then top-p (see :func:`temperature_softmax`, :func:`top_k_filter`, :func:`top_p_filter`).
 
@@ -155,7 +155,7 @@ def validate_prompt(prompt: str) -> None:
                          "which is not a character (was the input valid UTF-8?)") from None
 
 
-def sample_from(probs, rng) -> int:
+def sample_from(probs: Array, rng: "np.random.Generator") -> int:
     """Draw an index with probability ``probs[i]`` by inverse CDF: the first i with cdf[i] > u.
 
     Parameters
@@ -191,7 +191,7 @@ def _start_ids(tokenizer, prompt: str) -> tuple[list[int], int]:
     return (newline[-1:] or [0]), 0
 
 
-def feed(model, ids, state=None):
+def feed(model, ids: list[int], state=None) -> tuple[Array, tuple]:
     """Run ``ids`` (a list of token ids, one stream) through ``model``: ``(logits (T, 1, V), state)``.
 
     A model with a ``block_size`` (the transformer) takes at most that many tokens per call, so a

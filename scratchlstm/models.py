@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import numbers
 
-from .backend import resolve_device, resolve_dtype, to_device, to_host, np
+from .backend import Array, resolve_device, resolve_dtype, to_device, to_host, np
 from .nn import fast
 from .nn.layers import LSTM, Dropout, Embedding, Linear, RecurrentStack
 from .nn.module import Module
@@ -78,14 +78,14 @@ class LanguageModel(Module):
         for k, m in enumerate(dropouts):
             m.seed(seed * 1000 + k, step)
 
-    def to_device_ids(self, ids):
+    def to_device_ids(self, ids) -> Array:
         """Validate token ids (on the host when they are there) and move them to the model."""
         if not hasattr(ids, "dtype"):
             ids = np.asarray(ids)
         validate_token_ids(ids, self.vocab_size)
         return to_device(ids, self.device)
 
-    def loss(self, logits, targets):
+    def loss(self, logits: Array, targets: Array) -> tuple[Array, Array]:
         """Mean cross-entropy of ``logits (T, B, V)`` against ``targets (T, B)`` and its gradient,
         with this model's track (see ``functional``): ``loss, dlogits = model.loss(...)``."""
         return self.F.softmax_cross_entropy(logits, targets)
@@ -102,7 +102,7 @@ class LanguageModel(Module):
         or None for a model without LSTM units (see :meth:`LSTMLanguageModel.activation_snapshot`)."""
         return None
 
-    def forward_and_snapshot(self, ids, state=None):
+    def forward_and_snapshot(self, ids: Array, state: tuple | None = None) -> tuple[Array, tuple, dict | None]:
         """``forward`` followed by :meth:`activation_snapshot`: ``(logits, state, snapshot)``."""
         logits, state = self(ids, state)
         return logits, state, self.activation_snapshot()
@@ -196,11 +196,11 @@ class LSTMLanguageModel(LanguageModel):
         if target != "cpu":
             self.to(target)
 
-    def init_state(self, batch_size: int):
+    def init_state(self, batch_size: int) -> tuple:
         """Zero hidden state ``(h, c)``, each ``(num_layers, B, H)`` (``(h,)`` for GRU/RNN)."""
         return self.lstm.init_state(batch_size)
 
-    def forward(self, ids, state=None):
+    def forward(self, ids: Array, state: tuple | None = None) -> tuple[Array, tuple]:
         """Logits for the next token at every position.
 
         Parameters
@@ -260,7 +260,7 @@ class LSTMLanguageModel(LanguageModel):
         return (f"{c['num_layers']}-layer {c['cell'].upper()}, {c['hidden_dim']} units, embedding "
                 f"{c['embed_dim']}" + (", tied" if c["tie_weights"] else ""))
 
-    def backward(self, dlogits) -> None:
+    def backward(self, dlogits: Array) -> None:
         """Backpropagate ``dloss/dlogits (T, B, V)`` and accumulate into every ``Parameter.grad``.
 
         Gradients add up (``+=``) until :meth:`zero_grad`; with tied weights the embedding matrix

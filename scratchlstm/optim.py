@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import math
 
-from .backend import get_array_module, to_device, to_host, device_of
+from .backend import Array, get_array_module, to_device, to_host, device_of
 
 
 # ----------------------------------------------------------------------------------------------
@@ -295,7 +295,7 @@ class AdamW(Adam):
         return g
 
 
-def grad_norm(params, sync: bool = True):
+def grad_norm(params, sync: bool = True) -> float | Array:
     """Global L2 norm of all gradients: ``sqrt(sum_p ||grad_p||^2)``.
 
     Parameters
@@ -316,7 +316,7 @@ def grad_norm(params, sync: bool = True):
     return xp.sqrt(total)
 
 
-def clip_grad_norm(params, max_norm: float, sync: bool = True):
+def clip_grad_norm(params, max_norm: float, sync: bool = True) -> float | Array:
     """Scale all gradients together so their global L2 norm is at most ``max_norm``.
 
     Clipping by the *global* norm keeps the direction of the whole update and only shortens it

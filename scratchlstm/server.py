@@ -525,7 +525,7 @@ def example_prompts(tokenizer) -> list[str]:
 
 def make_server(checkpoint, host: str = "127.0.0.1", port: int = 8000, device: str | None = None,
                 max_generations: int | None = None, request_timeout: float | None = None,
-                queue_timeout: float | None = None):
+                queue_timeout: float | None = None) -> "PlaygroundServer":
     """Load a checkpoint and build (but do not start) the HTTP server. Port 0 picks a free port.
 
     ``max_generations``, ``request_timeout`` and ``queue_timeout`` override

@@ -41,6 +41,7 @@ import time
 import uuid
 from dataclasses import asdict
 from pathlib import Path
+from typing import Callable
 
 from .backend import device_of, kernel_cache_dir, read_scalars, to_device, to_host, np
 from .checkpoint import (CheckpointError, NonFiniteWeightsError, OutputError, load_checkpoint,
@@ -108,7 +109,8 @@ def epoch_line(row: dict, width: int | None = None) -> str:
     return "\n".join(lines)
 
 
-def make_optimizer(config: TrainConfig, params):
+def make_optimizer(config: TrainConfig, params) -> SGD | Adam:
+    """The optimizer ``config.optimizer`` names, over ``params``, with the config's settings."""
     if config.optimizer == "sgd":
         return SGD(params, lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay)
     if config.optimizer == "adamw":
@@ -126,7 +128,7 @@ def bits_per_char(loss: float, n_tokens: int, n_chars: int) -> float:
     return loss * n_tokens / max(n_chars, 1) / math.log(2)
 
 
-def evaluate(model, ids, batch_size: int = 10, bptt: int = 35, progress=None) -> float:
+def evaluate(model, ids, batch_size: int = 10, bptt: int = 35, progress: Callable[[int], object] | None = None) -> float:
     """Mean cross-entropy (nats per token) of ``model`` on a token stream, state carried over.
 
     Parameters
@@ -150,7 +152,7 @@ def evaluate(model, ids, batch_size: int = 10, bptt: int = 35, progress=None) ->
     return float(total) / max(count, 1)
 
 
-def train_step(model, optimizer, inputs, targets, state=None, clip: float | None = None):
+def train_step(model, optimizer, inputs, targets, state=None, clip: float | None = None) -> tuple:
     """One step of truncated backpropagation through time, written to be read.
 
     Forward over one window from the carried ``state``, the loss and its gradient, backward (the
