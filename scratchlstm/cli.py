@@ -467,6 +467,8 @@ def cmd_train(args) -> int:
 def cmd_evaluate(args) -> int:
     from .checkpoint import load_checkpoint, load_model
     from .data import prepare_data
+    from .progress import Progress
+    from .text import bptt_windows
     from .training import _batchify_split, bits_per_char, evaluate, perplexity, read_data_config
 
     model, tokenizer = load_model(args.checkpoint, args.device)
@@ -484,7 +486,8 @@ def cmd_evaluate(args) -> int:
         print(f"--bptt {bptt} is longer than the transformer's context ({block} tokens): using {block}")
         bptt = block
     batches = _batchify_split(ids, args.split, args.batch_size, "batch_size")
-    loss = evaluate(model, batches, args.batch_size, bptt)
+    with Progress(len(bptt_windows(batches, bptt)), f"{data} {args.split}") as bar:
+        loss = evaluate(model, batches, args.batch_size, bptt, progress=bar.update)
     bpc = bits_per_char(loss, ids[args.split].size - 1, chars[args.split])
     print(f"{data} {args.split}: loss {loss:.4f} nats/token | perplexity {perplexity(loss):.2f} | "
           f"{bpc:.4f} bits/char | {ids[args.split].size:,} tokens")

@@ -49,7 +49,7 @@ from .checkpoint import (CheckpointError, NonFiniteWeightsError, OutputError, lo
 from .config import DataConfig, TrainConfig
 from .optim import (SGD, Adam, AdamW, ConstantLR, EarlyStopping, EpochDecay, ReduceLROnPlateau,
                     WarmupCosine, clip_grad_norm, grad_norm)
-from .progress import Progress
+from .progress import Progress, terminal_columns
 from .text import batchify, bptt_windows
 
 
@@ -93,8 +93,6 @@ def _batchify_split(ids: dict, split: str, batch_size: int, option: str):
 def epoch_line(row: dict, width: int | None = None) -> str:
     """The one line (or two, to stay inside ``width`` columns, default the terminal's) that
     reports an epoch: losses, perplexities, bits per character, learning rate, speed, time."""
-    from .progress import terminal_columns  # noqa: PLC0415
-
     parts = [f"epoch {row['epoch']:3d}", f"train loss {row['train_loss']:.3f} ppl {row['train_ppl']:.2f}"]
     if "valid_loss" in row:
         parts.append(f"valid loss {row['valid_loss']:.3f} ppl {row['valid_ppl']:.2f}"
@@ -587,7 +585,8 @@ class Trainer:
 
     # -- persistence ----------------------------------------------------------------------------
     def write_history(self) -> None:
-        """history.json (with the final result), history.csv and curves.png in ``out_dir``.
+        """history.json (the training config as ``config``, the model's as ``model``, the data's as
+        ``data``, every epoch and the final result), history.csv and curves.png in ``out_dir``.
 
         Each file is written atomically (a temporary file, then a rename), so a kill mid-write
         leaves the previous version, never half a file.
@@ -598,8 +597,9 @@ class Trainer:
         import matplotlib.pyplot as plt  # noqa: PLC0415
 
         write_atomically(self.out_dir / "history.json", json.dumps(
-            {"config": asdict(self.config), "model": self.model.config, "history": self.history,
-             "result": self.result}, indent=2).encode("utf-8"))
+            {"config": asdict(self.config), "model": self.model.config,
+             "data": asdict(self.data_config) if self.data_config is not None else None,
+             "history": self.history, "result": self.result}, indent=2).encode("utf-8"))
         keys = sorted({k for row in self.history for k in row}, key=lambda k: (k != "epoch", k))
         table = io.StringIO(newline="")
         writer = csv.DictWriter(table, fieldnames=keys)

@@ -18,7 +18,6 @@ import subprocess
 import sys
 import termios
 import time
-from dataclasses import fields
 from pathlib import Path
 
 import numpy
@@ -26,9 +25,8 @@ import pytest
 
 import scratchlstm
 from scratchlstm import LSTMLanguageModel, cli
-from scratchlstm.checkpoint import load_checkpoint, save_checkpoint
-from scratchlstm.config import (DataConfig, LSTMConfig, TrainConfig, TransformerConfig, describe_fields,
-                                flag_of)
+from scratchlstm.checkpoint import load_checkpoint
+from scratchlstm.config import DataConfig, LSTMConfig, TrainConfig, TransformerConfig, describe_fields
 from scratchlstm.generation import stream
 from scratchlstm.optim import Schedule
 from scratchlstm.text import CharTokenizer
