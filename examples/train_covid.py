@@ -1,7 +1,7 @@
 """Train an LSTM language model on the COVID-19 corpus that ships with scratchlstm.
 
     python examples/train_covid.py                 # GPU if CuPy and a GPU are present, else CPU
-    python examples/train_covid.py --quick         # a smoke run: about 15-40 s on 2 CPU cores
+    python examples/train_covid.py --quick         # a smoke run: 42 s measured on 2 shared CPU cores
     python examples/train_covid.py --tokenizer bpe --epochs 20
     python examples/train_covid.py --data ../shared/data/covid   # any folder with train/valid/test
     python examples/train_covid.py --resume runs/covid-word/last.npz
@@ -20,10 +20,11 @@ reads, so the two cannot disagree):
              at 5-25 us each) plus evaluation; benchmarks/gpu_check.sh measures one epoch. The
              first GPU run also compiles CuPy's kernels, once ("compiling CUDA kernels, once" is
              printed; it may take a minute); later runs load them from ~/.cupy/kernel_cache.
-  on a CPU   recipes/covid_<tokenizer>.py: 2 x 256, tied (about 2.8M parameters at word level),
-             dropout 0.3, up to 8 epochs (early stopping, patience 2). Measured on a shared
-             2-core machine: about 7 minutes at word level (see README, Quickstart).
-  --quick    recipes/covid_quick.py: 2 x 64, 2 epochs of 40 steps: a smoke run.
+  on a CPU   recipes/covid_<tokenizer>.py: 2 x 256, tied, dropout 0.3, up to 8 epochs (early
+             stopping, patience 2). Measured at word level on 2 CPU cores shared with other
+             jobs: 169 s for the first epoch (1,506 tokens/s), so up to about 25 minutes (less
+             on an idle machine; see the README's Quickstart).
+  --quick    recipes/covid_quick.py: 2 x 64, 2 epochs of 40 steps: a smoke run (42 s there).
 """
 import argparse
 import sys
@@ -57,7 +58,8 @@ def main(argv=None):
     parser.add_argument("--vocab-size", type=int, default=None, help="BPE vocabulary size (default: the recipe's)")
     parser.add_argument("--data", default="covid", help="'covid' (shipped) or a folder with train/valid/test.txt")
     parser.add_argument("--epochs", type=int, help="override the number of epochs")
-    parser.add_argument("--quick", action="store_true", help="tiny model, 2 short epochs (a smoke run)")
+    parser.add_argument("--quick", action="store_true", help="tiny model, 2 short epochs (a smoke run, "
+                        "42 s measured on 2 shared CPU cores)")
     parser.add_argument("--out", help="output folder (default: the recipe's, e.g. runs/covid-word)")
     parser.add_argument("--resume", help="continue from a last.npz checkpoint")
     args = parser.parse_args(argv)

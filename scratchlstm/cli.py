@@ -64,20 +64,22 @@ EXAMPLES = {
   scratchlstm generate --checkpoint runs/covid-word/best.npz --prompt "the vaccine"
   scratchlstm serve --checkpoint runs/covid-word/best.npz""",
     "train": """examples:
-  scratchlstm train                                   # COVID corpus, words, 2 x 200 LSTM, 10 epochs
-  scratchlstm train --max-chars 200000 --epochs 1     # a smoke run on a slice of the corpus
-  scratchlstm train --tokenizer bpe --vocab-size 4000 --hidden-dim 256 --embed-dim 256 --tie-weights
-  scratchlstm train --config recipes/covid_char.py --epochs 3   # a recipe; flags override it
-  scratchlstm train --model transformer --tokenizer char --block-size 64 --bptt 64
+  scratchlstm train            # COVID corpus, words, 2 x 200 LSTM, 10 epochs:
+                               # 2.5-5 min per epoch on 2 shared CPU cores
+  scratchlstm train --max-chars 200000 --epochs 1    # a smoke run: about 2 min
+  scratchlstm train --tokenizer bpe --vocab-size 4000 --tie-weights \\
+                    --embed-dim 256 --hidden-dim 256
+  scratchlstm train --config recipes/covid_char.py --epochs 3   # a recipe
+  scratchlstm train --model transformer --tokenizer char --bptt 64
   scratchlstm train --data wikitext2 --download --word-mode whitespace
-  scratchlstm train --resume runs/covid-word/last.npz --epochs 20   # continue, train longer""",
+  scratchlstm train --resume runs/covid-word/last.npz --epochs 20""",
     "evaluate": """examples:
-  scratchlstm evaluate --checkpoint runs/covid-word/best.npz              # its own corpus, test split
+  scratchlstm evaluate --checkpoint runs/covid-word/best.npz   # its corpus, test split
   scratchlstm evaluate --checkpoint runs/covid-word/best.npz --split valid
   scratchlstm evaluate --checkpoint runs/covid-word/best.npz --data covid-articles""",
     "generate": """examples:
   scratchlstm generate --checkpoint runs/covid-word/best.npz --prompt "the vaccine"
-  scratchlstm generate --checkpoint runs/covid-word/best.npz --temperature 0.7 --top-p 0.9 --seed 1
+  scratchlstm generate --checkpoint runs/covid-word/best.npz --top-p 0.9 --seed 1
   scratchlstm generate --checkpoint runs/covid-char/best.npz --temperature 0   # greedy""",
     "info": """examples:
   scratchlstm info runs/covid-word/best.npz
@@ -86,8 +88,8 @@ EXAMPLES = {
   scratchlstm gradcheck
   scratchlstm gradcheck --layers 3 --tie-weights --dropout 0.3""",
     "serve": """examples:
-  scratchlstm serve --checkpoint runs/covid-word/best.npz          # then open http://127.0.0.1:8000/
-  scratchlstm serve --checkpoint runs/covid-word/best.npz --port 0 # any free port""",
+  scratchlstm serve --checkpoint runs/covid-word/best.npz   # open http://127.0.0.1:8000/
+  scratchlstm serve --checkpoint runs/covid-word/best.npz --port 0   # any free port""",
 }
 
 

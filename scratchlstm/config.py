@@ -432,14 +432,6 @@ def model_config_from_dict(values: dict) -> "LSTMConfig | TransformerConfig":
     return cls(**values)
 
 
-def model_config_of(model) -> "LSTMConfig | TransformerConfig":
-    """The config dataclass describing a built model (from ``model.config``)."""
-    kind = MODEL_KIND_OF_CLASS.get(type(model).__name__, "lstm")
-    cls = MODEL_CONFIGS[kind]
-    names = {f.name for f in fields(cls)}
-    return cls(**{k: v for k, v in model.config.items() if k in names})
-
-
 # ----------------------------------------------------------------------------------------------
 # A whole run, and recipe files
 # ----------------------------------------------------------------------------------------------
@@ -526,12 +518,6 @@ def build_run_config(layers: dict) -> RunConfig:
         if value is not None and not isinstance(value, (str, Path)):
             raise ValueError(f"{name} must be a string, got {value!r}")
     return RunConfig(data, model, train, str(out) if out is not None else None, device)
-
-
-def run_config_to_dict(run: RunConfig) -> dict:
-    """The JSON-able form a checkpoint stores (``model`` carries its ``kind``)."""
-    return {"data": asdict(run.data), "model": {"kind": run.model.kind, **asdict(run.model)},
-            "train": asdict(run.train), "out": run.out, "device": run.device}
 
 
 # ----------------------------------------------------------------------------------------------

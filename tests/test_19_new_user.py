@@ -107,6 +107,26 @@ def test_a_missing_corpus_says_what_to_do_on_the_command_line(capsys, tmp_path):
     assert str(tmp_path / "wikitext-2") in err
 
 
+def test_download_fetches_a_missing_named_corpus(capsys, monkeypatch, tmp_path):
+    """`train --download` fetches a named corpus into the data folder (here from a file:// URL,
+    checked against its sha256) and trains on it; without --download nothing is fetched."""
+    from scratchlstm.text.corpus import CORPORA, CorpusSpec, sha256_of
+
+    source = tmp_path / "all.txt"
+    source.write_text(TEXT.replace(". ", ".\n"))
+    spec = CorpusSpec(name="tiny", folder="tiny", files={s: "all.txt" for s in ("train", "valid", "test")},
+                      level="char", char_split=0.8, urls={"all.txt": source.as_uri()},
+                      sha256={"all.txt": sha256_of(source)})
+    monkeypatch.setitem(CORPORA, "tiny", spec)
+    args = ["train", "--data", "tiny", "--data-dir", tmp_path / "data", *TINY, "--epochs", "1",
+            "--max-steps-per-epoch", "2", "--out", tmp_path / "run"]
+    code, _, err = main(capsys, *args)
+    assert code == cli.EXIT_USAGE and "--download" in err and not (tmp_path / "data").exists()
+    code, out, err = main(capsys, *args, "--download")
+    assert code == 0, err
+    assert (tmp_path / "data" / "tiny" / "all.txt").read_text() == source.read_text()
+
+
 def test_info_describes_a_checkpoint(capsys, corpus, tmp_path):
     """`scratchlstm info`: model, tokenizer, data and training settings, best epoch, metrics,
     file size; --json for programs."""
@@ -172,6 +192,9 @@ def test_a_transformer_trains_generates_evaluates_and_is_described(capsys, corpu
     assert code == cli.EXIT_USAGE and "--hidden-dim is an option of the lstm model" in err
     code, _, err = main(capsys, "train", "--model", "transformer", "--block-size", "8", "--out", tmp_path / "x")
     assert code == cli.EXIT_USAGE and "--bptt 35 is longer than the transformer's --block-size 8" in err
+    code, _, err = main(capsys, "train", "--model", "transformer", "--data", corpus, "--bptt", "12",
+                        "--block-size", "12", "--functional", "reading", "--out", tmp_path / "x")
+    assert code == cli.EXIT_USAGE and "--functional" in err and "transformer" in err
 
 
 def test_the_default_output_folder_names_a_transformer(capsys):
