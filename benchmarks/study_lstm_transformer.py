@@ -60,13 +60,18 @@ def sized_models(V: int, target: float, context: int, seed: int):
         return LSTMLanguageModel(V, H, H, num_layers=2, tie_weights=True, dropout=0.1, seed=seed)
 
     def transformer(D):
-        return TransformerLanguageModel(V, D, max(1, D // 32), 4, context, dropout=0.1, seed=seed)
+        return TransformerLanguageModel(V, D, 4, 4, context, dropout=0.1, seed=seed)
 
     def closest(make, sizes):
-        return min((make(s) for s in sizes), key=lambda m: abs(m.num_parameters() - target * 1e6))
+        from scratchlstm.models import count_parameters
+        from scratchlstm.transformer import count_transformer_parameters
 
-    return {"lstm": closest(lstm, range(64, 1025, 16)),
-            "transformer": closest(transformer, range(64, 513, 32))}
+        count = {lstm: lambda H: count_parameters(V, H, H, 2, tie_weights=True),
+                 transformer: lambda D: count_transformer_parameters(V, D, 4, context)}[make]
+        return make(min(sizes, key=lambda size: abs(count(size) - target * 1e6)))
+
+    return {"lstm": closest(lstm, range(64, 1025, 4)),       # 2 layers, tied
+            "transformer": closest(transformer, range(64, 513, 4))}   # 4 blocks, 4 heads
 
 
 class Run:

@@ -61,6 +61,13 @@ class OutputError(OSError):
 TEMP_PATTERN = re.compile(r"^(?P<target>.+\.(?:npz|json|csv|png))\.[a-z0-9_]{8}\.tmp$")
 
 
+def _umask() -> int:
+    """The process's file-creation mask (reading it means setting it, so it is set back)."""
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 def remove_stale_temp_files(folder, target: str | None = None) -> list[Path]:
     """Delete temporary files left by writes that were killed before their rename.
 
@@ -109,6 +116,8 @@ def _atomic_write(path: Path, write) -> None:
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
+        # mkstemp makes the file private (0600); give it the permissions any new file gets
+        os.chmod(tmp, 0o666 & ~_umask())
         with os.fdopen(fd, "wb") as f:
             write(f)
             f.flush()

@@ -297,6 +297,20 @@ class LSTMConfig:
     forget_bias: float = setting(0.0, "initial forget-gate bias", range=ANY)
     cell: str = setting("lstm", "recurrent cell (gru and rnn: for comparisons)",
                         choices=("lstm", "gru", "rnn"))
+    # AWD-LSTM's regularisers (Merity et al. 2017), all off by default
+    input_dropout: float | None = setting(None, "AWD: dropout on the embeddings, when it should differ "
+                                                "from --dropout", range=PROBABILITY, shown="--dropout")
+    hidden_dropout: float | None = setting(None, "AWD: dropout between LSTM layers, when it should "
+                                                 "differ from --dropout", range=PROBABILITY,
+                                           shown="--dropout")
+    embedding_dropout: float = setting(0.0, "AWD: drop whole words of the embedding matrix",
+                                       range=PROBABILITY)
+    weight_drop: float = setting(0.0, "AWD: DropConnect on the recurrent weights (LSTM cell only)",
+                                 range=PROBABILITY)
+    ar_alpha: float = setting(0.0, "AWD: activation regularisation of the last layer's output",
+                              range=AT_LEAST_0)
+    tar_beta: float = setting(0.0, "AWD: temporal activation regularisation (slowness)",
+                              range=AT_LEAST_0)
 
     kind = "lstm"
 

@@ -174,7 +174,8 @@ def check_model(model, ids, targets, h: float = 1e-5, max_checks: int | None = N
         model.seed_dropout(seed)
         logits, _ = model(ids, state)
         value, _ = model.loss(logits, model.to_device_ids(targets))
-        return value
+        # AR/TAR (AWD-LSTM) add their gradient in backward: differentiate them too
+        return float(value) + float(getattr(model, "regularisation_loss", lambda: 0.0)())
 
     model.zero_grad()
     model.seed_dropout(seed)

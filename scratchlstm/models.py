@@ -14,6 +14,7 @@ from .backend import Array, resolve_device, resolve_dtype, to_device, to_host, n
 from .nn import fast
 from .nn.layers import LSTM, Dropout, Embedding, Linear, RecurrentStack
 from .nn.module import Module
+from .nn.regularisers import activation_regularisation, temporal_activation_regularisation
 from .nn.tracks import resolve_functional, track_name
 
 
@@ -75,6 +76,9 @@ class LanguageModel(Module):
         draws). Cheap: it sets integers, it creates no random generator.
         """
         dropouts = [m for m in self.modules() if isinstance(m, Dropout)]
+        # the dropout layers first, then the regularisers' mask sources, so that adding a
+        # regulariser does not change the masks of the dropout layers
+        dropouts = [m for m in dropouts if not m.mask_source] + [m for m in dropouts if m.mask_source]
         for k, m in enumerate(dropouts):
             m.seed(seed * 1000 + k, step)
 
@@ -139,13 +143,27 @@ class LSTMLanguageModel(LanguageModel):
         :mod:`scratchlstm.nn.functional`), or the folder of a workbook written with
         ``python -m scratchlstm workbook new DIR``: then the model trains and samples with *your*
         functions. The weights, and so checkpoints, do not depend on it.
+
+    AWD-LSTM's regularisers (Merity et al. 2017; :mod:`scratchlstm.nn.regularisers`), all off by
+    default:
+
+    input_dropout, hidden_dropout : float or None, the dropout on the embeddings and between LSTM
+        layers when it should differ from ``dropout`` (which then applies to the output only)
+    embedding_dropout : float, drop whole words of the embedding matrix
+    weight_drop : float, DropConnect on every layer's recurrent weights
+    ar_alpha, tar_beta : float, activation and temporal activation regularisation of the last
+        layer's output; their gradients join the backward pass, and their value from the last
+        forward is :meth:`regularisation_loss` (not part of :meth:`loss`, which stays the
+        cross-entropy that perplexity is made of)
     """
 
     def __init__(self, vocab_size: int, embed_dim: int, hidden_dim: int, num_layers: int = 1,
                  dropout: float = 0.0, tie_weights: bool = False, dtype="float32", seed: int = 0,
                  init: str = "default", init_range: float = 0.1, forget_bias: float = 0.0,
                  locked_dropout: bool = False, device: str | None = None, cell: str = "lstm",
-                 functional=None):
+                 functional=None, input_dropout: float | None = None,
+                 hidden_dropout: float | None = None, embedding_dropout: float = 0.0,
+                 weight_drop: float = 0.0, ar_alpha: float = 0.0, tar_beta: float = 0.0):
         for name, value in (("vocab_size", vocab_size), ("embed_dim", embed_dim),
                             ("hidden_dim", hidden_dim), ("num_layers", num_layers)):
             if not isinstance(value, (int, np.integer)) or value < 1:
@@ -158,8 +176,16 @@ class LSTMLanguageModel(LanguageModel):
         if init not in ("default", "uniform"):
             raise ValueError(f"init must be 'default' or 'uniform', got {init!r}")
         # NaN fails every comparison, so each range is written as "inside", never "not outside"
-        if not (_is_real(dropout) and 0.0 <= dropout < 1.0):
-            raise ValueError(f"LSTMLanguageModel: dropout must be a probability in [0, 1), got {dropout!r}")
+        for name, value in (("dropout", dropout), ("input_dropout", input_dropout),
+                            ("hidden_dropout", hidden_dropout), ("embedding_dropout", embedding_dropout),
+                            ("weight_drop", weight_drop)):
+            if value is not None and not (_is_real(value) and 0.0 <= value < 1.0):
+                raise ValueError(f"LSTMLanguageModel: {name} must be a probability in [0, 1), got {value!r}")
+        for name, value in (("ar_alpha", ar_alpha), ("tar_beta", tar_beta)):
+            if not (_is_real(value) and 0.0 <= value < math.inf):
+                raise ValueError(f"LSTMLanguageModel: {name} must be a finite number >= 0, got {value!r}")
+        if cell != "lstm" and weight_drop:
+            raise ValueError(f"weight_drop works on the LSTM's recurrent weights, not on cell={cell!r}")
         if not (_is_real(init_range) and 0.0 < init_range < math.inf):
             raise ValueError(f"LSTMLanguageModel: init_range must be a finite number > 0, got {init_range!r}")
         if not (_is_real(forget_bias) and math.isfinite(forget_bias)):
@@ -171,19 +197,26 @@ class LSTMLanguageModel(LanguageModel):
                            dropout=float(dropout), tie_weights=bool(tie_weights),
                            dtype=str(resolve_dtype(dtype)), seed=int(seed), init=init,
                            init_range=float(init_range), forget_bias=float(forget_bias),
-                           locked_dropout=bool(locked_dropout), cell=cell)
+                           locked_dropout=bool(locked_dropout), cell=cell,
+                           input_dropout=None if input_dropout is None else float(input_dropout),
+                           hidden_dropout=None if hidden_dropout is None else float(hidden_dropout),
+                           embedding_dropout=float(embedding_dropout), weight_drop=float(weight_drop),
+                           ar_alpha=float(ar_alpha), tar_beta=float(tar_beta))
+        p_in = dropout if input_dropout is None else input_dropout
+        p_hidden = dropout if hidden_dropout is None else hidden_dropout
         rng = np.random.default_rng(seed)
         uniform = init == "uniform"
         self.F = F = resolve_functional(functional)
         self.embedding = Embedding(vocab_size, embed_dim, rng, dtype,
-                                   init_range=init_range if uniform else 0.1, functional=F)
-        self.drop_in = Dropout(dropout, locked=locked_dropout, functional=F)
+                                   init_range=init_range if uniform else 0.1, functional=F,
+                                   word_dropout=embedding_dropout)
+        self.drop_in = Dropout(p_in, locked=locked_dropout, functional=F)
         if cell == "lstm":
-            self.lstm = LSTM(embed_dim, hidden_dim, num_layers, dropout, rng, dtype,
+            self.lstm = LSTM(embed_dim, hidden_dim, num_layers, p_hidden, rng, dtype,
                              init_range=init_range if uniform else None, forget_bias=forget_bias,
-                             locked_dropout=locked_dropout, functional=F)
+                             locked_dropout=locked_dropout, functional=F, weight_drop=weight_drop)
         else:
-            self.lstm = RecurrentStack(cell, embed_dim, hidden_dim, num_layers, dropout, rng, dtype,
+            self.lstm = RecurrentStack(cell, embed_dim, hidden_dim, num_layers, p_hidden, rng, dtype,
                                        init_range=init_range if uniform else None,
                                        locked_dropout=locked_dropout, functional=F)
         self.drop_out = Dropout(dropout, locked=locked_dropout, functional=F)
@@ -222,7 +255,11 @@ class LSTMLanguageModel(LanguageModel):
             state = tuple(to_device(s, self.device) for s in state)
         x = self.drop_in(self.embedding(ids))
         hs, state = self.lstm(x, state)
-        logits = self.decoder(self.drop_out(hs))
+        dropped = self.drop_out(hs)
+        # AR and TAR act on the last layer's outputs; keep them for backward (training only)
+        regularised = self.training and (self.config["ar_alpha"] or self.config["tar_beta"])
+        self._outputs = (hs, dropped) if regularised else None
+        logits = self.decoder(dropped)
         return logits, state
 
     @property
@@ -260,13 +297,29 @@ class LSTMLanguageModel(LanguageModel):
         return (f"{c['num_layers']}-layer {c['cell'].upper()}, {c['hidden_dim']} units, embedding "
                 f"{c['embed_dim']}" + (", tied" if c["tie_weights"] else ""))
 
+    def regularisation_loss(self) -> float:
+        """AR + TAR of the last forward pass (0 outside training or without them): what the
+        backward pass adds the gradient of, on top of the cross-entropy's."""
+        if getattr(self, "_outputs", None) is None:
+            return 0.0
+        hs, dropped = self._outputs
+        c = self.config
+        return (float(activation_regularisation(dropped, c["ar_alpha"])[0]) +
+                float(temporal_activation_regularisation(hs, c["tar_beta"])[0]))
+
     def backward(self, dlogits: Array) -> None:
         """Backpropagate ``dloss/dlogits (T, B, V)`` and accumulate into every ``Parameter.grad``.
 
         Gradients add up (``+=``) until :meth:`zero_grad`; with tied weights the embedding matrix
         receives the decoder's gradient plus the embedding's.
         """
-        dhs = self.drop_out.backward(self.decoder.backward(dlogits))
+        ddropped = self.decoder.backward(dlogits)
+        outputs, c = getattr(self, "_outputs", None), self.config
+        if outputs is not None and c["ar_alpha"]:
+            ddropped = ddropped + activation_regularisation(outputs[1], c["ar_alpha"])[1]
+        dhs = self.drop_out.backward(ddropped)
+        if outputs is not None and c["tar_beta"]:
+            dhs = dhs + temporal_activation_regularisation(outputs[0], c["tar_beta"])[1]
         dx, _ = self.lstm.backward(dhs)
         self.embedding.backward(self.drop_in.backward(dx))
 

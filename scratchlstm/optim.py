@@ -19,6 +19,7 @@ AdamW (Loshchilov & Hutter 2019) decays the weights directly, :math:`\theta \lef
 from __future__ import annotations
 
 import math
+from contextlib import contextmanager
 
 from .backend import Array, get_array_module, to_device, to_host, device_of
 
@@ -181,6 +182,94 @@ class SGD(Optimizer):
             v += g
             g = g + self.momentum * v if self.nesterov else v
         p.data -= self.lr * g
+
+
+class NTASGD(SGD):
+    r"""Non-monotonically triggered averaged SGD (Merity et al. 2017, AWD-LSTM).
+
+    Plain SGD until the validation loss stops improving: when the loss of an epoch is worse than
+    the best of the losses from more than ``nonmono`` epochs before it, averaging switches on for
+    good. From then on the optimiser keeps the running mean of the iterates since the switch,
+
+    .. math:: ar	heta_n = ar	heta_{n-1} + (	heta_n - ar	heta_{n-1}) / n,
+
+    and the averaged weights are the ones to evaluate and keep (:meth:`averaged`): an average over
+    many SGD steps sits nearer the bottom of the valley than any single noisy step. The switch is
+    "non-monotone" because one bad epoch is not enough; the loss must fail to beat an old best.
+
+    Call :meth:`epoch_end` with each epoch's validation loss (the Trainer does). The averaging
+    flag, the count and the loss history are hyperparameters and the average a state array, so a
+    checkpoint resumes exactly.
+
+    Parameters
+    ----------
+    params, lr, weight_decay : as for :class:`SGD` (no momentum: the average is the momentum)
+    nonmono : int >= 1, how many recent epochs a new loss is not compared with
+    """
+
+    state_names = ("momentum_buffer", "average")
+
+    def __init__(self, params, lr: float = 30.0, weight_decay: float = 0.0, nonmono: int = 5):
+        super().__init__(params, lr, momentum=0.0, weight_decay=weight_decay)
+        if isinstance(nonmono, bool) or not isinstance(nonmono, int) or nonmono < 1:
+            raise ValueError(f"nonmono must be an integer >= 1, got {nonmono!r}")
+        self.nonmono = nonmono
+        self.averaging = False
+        self.n_averaged = 0
+        self.valid_losses: list[float] = []
+        self.switched_at_epoch: int | None = None
+
+    def hyperparameters(self) -> dict:
+        return {**super().hyperparameters(), "nonmono": self.nonmono, "averaging": self.averaging,
+                "n_averaged": self.n_averaged, "valid_losses": list(self.valid_losses),
+                "switched_at_epoch": self.switched_at_epoch}
+
+    def step(self) -> None:
+        super().step()
+        if self.averaging:
+            self.n_averaged += 1
+            for k, p in enumerate(self.params):
+                avg = self._buffer("average", k)
+                if self.n_averaged == 1:
+                    avg[...] = p.data                     # the first iterate after the switch
+                else:
+                    avg += (p.data - avg) / self.n_averaged
+
+    def epoch_end(self, valid_loss: float) -> bool:
+        """Record an epoch's validation loss; switch averaging on when it is triggered.
+
+        Returns
+        -------
+        bool : True on the epoch that switched averaging on
+        """
+        losses = self.valid_losses
+        triggered = (not self.averaging and len(losses) > self.nonmono
+                     and valid_loss > min(losses[:-self.nonmono]))
+        losses.append(float(valid_loss))
+        if triggered:
+            self.averaging = True
+            self.switched_at_epoch = len(losses)
+        return triggered
+
+    @contextmanager
+    def averaged(self):
+        """Within the block the parameters hold the averaged weights (when averaging is on);
+        afterwards the current iterate is back, and training goes on from it.
+
+        >>> with optimizer.averaged():
+        ...     valid_loss = evaluate(model, ids["valid"])
+        """
+        if not (self.averaging and self.n_averaged):
+            yield
+            return
+        saved = [p.data.copy() for p in self.params]
+        try:
+            for k, p in enumerate(self.params):
+                p.data[...] = self.state["average"][k]
+            yield
+        finally:
+            for p, value in zip(self.params, saved):
+                p.data[...] = value
 
 
 #: Elements per piece of an optimizer update on the CPU: 256 KiB of float32 per array, so the

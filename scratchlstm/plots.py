@@ -109,3 +109,66 @@ def plot_activations(values, tokens, path=None, title: str = "", cmap: str = "Rd
     if path is not None:
         fig.savefig(path, dpi=110)
     return fig
+
+
+def text_layout(pieces, width: int = 90):
+    """Where each character of a text goes in a grid of ``width`` columns, for a coloured-text
+    figure: a newline starts a new row (and takes no cell), long rows wrap.
+
+    Parameters
+    ----------
+    pieces : list of strings (tokens), in order; their concatenation is the text
+
+    Returns
+    -------
+    list of ``(row, column, character, piece index)``, one per drawn character
+    """
+    cells, row, col = [], 0, 0
+    for k, piece in enumerate(pieces):
+        for ch in piece:
+            if ch == "\n":
+                row, col = row + 1, 0
+                continue
+            if col == width:
+                row, col = row + 1, 0
+            cells.append((row, col, ch, k))
+            col += 1
+    return cells
+
+
+def plot_text_activations(pieces, values, path=None, title: str = "", width: int = 90,
+                          cmap: str = "RdBu_r", limit: float | None = None):
+    """The text itself, each character's background shaded by one unit's value at its token
+    (red positive, blue negative): Karpathy's visualisation of what an LSTM cell tracks.
+
+    Parameters
+    ----------
+    pieces : list of T strings, the tokens (characters for a character model, subwords for BPE)
+    values : (T,) array, one value per token (e.g. the cell state of one unit)
+    width : characters per row before wrapping; newlines in the text start a new row
+    limit : the value shown at full colour (default: the largest ``|value|``)
+    """
+    values = np.asarray(to_host(values), dtype=float).reshape(-1)
+    if len(pieces) != values.size:
+        raise ValueError(f"plot_text_activations: {len(pieces)} pieces but {values.size} values; "
+                         "give one value per token")
+    cells = text_layout(pieces, width)
+    rows = (cells[-1][0] + 1) if cells else 1
+    limit = limit or float(np.abs(values).max()) or 1.0
+    colours = plt.get_cmap(cmap)
+    fig, ax = plt.subplots(figsize=(width * 0.105, rows * 0.24 + (0.45 if title else 0.15)))
+    for row, col, ch, k in cells:
+        # 0.1 .. 0.9 of the colour map: the darkest ends would hide the letters
+        shade = colours(0.5 + 0.4 * float(np.clip(values[k] / limit, -1.0, 1.0)))
+        ax.add_patch(plt.Rectangle((col, -row - 1), 1, 1, facecolor=shade, edgecolor="none"))
+        if not ch.isspace():
+            ax.text(col + 0.5, -row - 0.5, ch, ha="center", va="center", family="monospace", fontsize=8)
+    ax.set_xlim(0, width)
+    ax.set_ylim(-rows, 0)
+    ax.axis("off")
+    if title:
+        ax.set_title(title, fontsize=9, loc="left")
+    fig.subplots_adjust(left=0.005, right=0.995, bottom=0.01, top=0.99 if not title else 1 - 0.3 / (rows * 0.24 + 0.45))
+    if path is not None:
+        fig.savefig(path, dpi=110)
+    return fig

@@ -217,3 +217,33 @@ def test_exercise_10_4_forget_bias_and_memory_half_life():
 @pytest.mark.parametrize("name", ('temperature_softmax', 'top_k_filter', 'top_p_filter', 'sample_from'))
 def test_ladder(ladder, name):
     ladder(name)
+
+
+# ------------------------------------------------------------------------------------------------
+# Coloured text (lesson 10's picture of a unit): layout and colours
+# ------------------------------------------------------------------------------------------------
+def test_text_layout_wraps_rows_and_starts_a_row_at_each_newline():
+    from scratchlstm.plots import text_layout
+
+    cells = text_layout(["ab", "cd\ne", "fgh"], width=3)
+    assert [(r, c, ch) for r, c, ch, _ in cells] == [(0, 0, "a"), (0, 1, "b"), (0, 2, "c"), (1, 0, "d"),
+                                                     (2, 0, "e"), (2, 1, "f"), (2, 2, "g"), (3, 0, "h")]
+    assert [k for *_, k in cells] == [0, 0, 1, 1, 1, 2, 2, 2]      # each character knows its token
+
+
+def test_plot_text_activations_shades_each_character_by_its_tokens_value():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib.patches import Rectangle
+
+    from scratchlstm.plots import plot_text_activations
+
+    fig = plot_text_activations([" hot", " cold"], numpy.array([2.0, -2.0]), width=20)
+    boxes = [p for p in fig.axes[0].patches if isinstance(p, Rectangle)]
+    assert len(boxes) == 9                                   # one per character, spaces included
+    reds = [b.get_facecolor()[0] - b.get_facecolor()[2] for b in boxes]
+    assert all(r > 0.2 for r in reds[:4]) and all(r < -0.2 for r in reds[4:])   # red positive, blue negative
+    assert [t.get_text() for t in fig.axes[0].texts] == list("hotcold")
+    with pytest.raises(ValueError, match="one value per token"):
+        plot_text_activations(["a", "b"], numpy.zeros(3))

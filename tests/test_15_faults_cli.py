@@ -708,3 +708,20 @@ def test_exit_codes_are_the_same_in_help_and_readme(capsys):
     for number in ("0", "1", "2", "3", "4", "5", "130"):
         assert f"\n  {number} " in out
         assert f"{number} " in readme.split("Exit codes:")[1].split("\n\n")[0]
+
+
+def test_checkpoints_get_ordinary_file_permissions(tmp_path):
+    """An atomic write goes through a private temporary file; the result is readable like any
+    file the user creates (umask applied), so a checkpoint can be shared or shipped."""
+    import os
+    import stat
+
+    from scratchlstm.checkpoint import write_atomically
+
+    old = os.umask(0o022)
+    try:
+        target = tmp_path / "x.json"
+        write_atomically(target, b"{}")
+    finally:
+        os.umask(old)
+    assert stat.S_IMODE(target.stat().st_mode) == 0o644

@@ -67,3 +67,86 @@ def test_embedding_dropout_drops_whole_words(rng):
         return (R.embedding_dropout_backward(F.embedding_backward(dout, cache[0]), cache[1]),)
 
     assert check_function(forward, backward, [W]).worst < 1e-7
+
+
+def test_a_model_with_every_awd_regulariser_passes_the_gradient_check(rng):
+    """Weight drop, embedding dropout, locked dropout at three rates, AR and TAR together: every
+    parameter's gradient (of the cross-entropy plus AR and TAR) by central differences. (Weights
+    of U(-0.5, 0.5) give gradients large enough for a relative error of 1e-6 to mean something.)"""
+    from scratchlstm import LSTMLanguageModel, check_model
+
+    model = LSTMLanguageModel(13, 8, 8, num_layers=2, dropout=0.3, input_dropout=0.2,
+                              hidden_dropout=0.25, embedding_dropout=0.2, weight_drop=0.4,
+                              ar_alpha=2.0, tar_beta=1.0, locked_dropout=True, tie_weights=True,
+                              dtype="float64", seed=3, init="uniform", init_range=0.5)
+    ids, targets = rng.integers(0, 13, (6, 3)), rng.integers(0, 13, (6, 3))
+    result = check_model(model, ids, targets, max_checks=30)
+    assert result.worst < 1e-6, str(result)
+    assert model.regularisation_loss() > 0
+    model.eval()
+    model(ids)
+    assert model.regularisation_loss() == 0.0          # evaluation: no regulariser, no dropout
+
+
+def test_regularisers_leave_the_dropout_masks_of_a_plain_model_unchanged(rng):
+    """Adding weight drop does not move the masks of the ordinary dropout layers."""
+    from scratchlstm import LSTMLanguageModel
+
+    ids = rng.integers(0, 11, (5, 2))
+    plain = LSTMLanguageModel(11, 6, 6, 2, dropout=0.5, seed=1)
+    awd = LSTMLanguageModel(11, 6, 6, 2, dropout=0.5, seed=1, weight_drop=0.3)
+    for m in (plain, awd):
+        m.seed_dropout(7)
+        m(ids)
+    assert numpy.array_equal(plain.drop_in._mask, awd.drop_in._mask)
+    assert awd.lstm.layers[0]._wh_mask is not None and plain.lstm.layers[0]._wh_mask is None
+
+
+def test_ntasgd_switches_only_when_the_loss_fails_to_beat_an_old_best():
+    from scratchlstm.nn.module import Parameter
+    from scratchlstm.optim import NTASGD
+
+    opt = NTASGD([Parameter(numpy.zeros(2))], lr=1.0, nonmono=2)
+    # improving, then a bad epoch that still beats the loss from 3 epochs back: no switch
+    assert [opt.epoch_end(v) for v in (5.0, 4.0, 3.0, 3.5, 3.2)] == [False] * 5
+    assert not opt.averaging
+    # worse than the best of the epochs more than 2 back (3.0): averaging switches on, once
+    assert opt.epoch_end(3.1) is True and opt.averaging and opt.switched_at_epoch == 6
+    assert opt.epoch_end(10.0) is False
+
+
+def test_ntasgd_averages_the_iterates_since_the_switch_and_resumes_exactly(rng):
+    from scratchlstm.nn.module import Parameter
+    from scratchlstm.optim import NTASGD
+
+    def run(steps, opt=None, p=None, grads=None):
+        for g in grads[:steps]:
+            p.grad = g.copy()
+            opt.step()
+        return opt, p
+
+    grads = [rng.standard_normal(3) for _ in range(6)]
+    p = Parameter(numpy.ones(3))
+    opt = NTASGD([p], lr=0.1, nonmono=1)
+    opt.averaging = True                                   # as if triggered before these steps
+    iterates = []
+    for g in grads:
+        p.grad = g.copy()
+        opt.step()
+        iterates.append(p.data.copy())
+    assert numpy.allclose(opt.state["average"][0], numpy.mean(iterates, axis=0), atol=1e-14)
+    current = p.data.copy()
+    with opt.averaged():
+        assert numpy.allclose(p.data, numpy.mean(iterates, axis=0))
+    assert numpy.array_equal(p.data, current)              # back to the iterate, training goes on
+    # resume from a state dict after 3 steps: the same average and weights as one run of 6
+    p2 = Parameter(numpy.ones(3))
+    first = NTASGD([p2], lr=0.1, nonmono=1)
+    first.averaging = True
+    run(3, first, p2, grads)
+    p3 = Parameter(p2.data.copy())
+    resumed = NTASGD([p3], lr=0.1, nonmono=1)
+    resumed.load_state_dict(first.state_dict())
+    run(3, resumed, p3, grads[3:])
+    assert numpy.allclose(p3.data, p.data, atol=1e-14)
+    assert numpy.allclose(resumed.state["average"][0], opt.state["average"][0], atol=1e-14)

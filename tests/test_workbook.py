@@ -152,10 +152,13 @@ def library_workbook(tmp_path_factory):
     return folder
 
 
-@pytest.mark.slow
 def test_a_finished_workbook_passes_every_rung(library_workbook):
-    results = grade(library_workbook)
-    assert [r.name for r in results] == list(FUNCTIONS)
+    """Loaded from files, a function of each topic (and the LSTM's four) passes every rung. (The
+    numbered tests climb the ladder for all 27 functions of the library.)"""
+    names = ["affine_backward", "rnn_backward", "lstm_step_forward", "lstm_step_backward",
+             "lstm_forward", "lstm_backward", "adam_step", "top_p_filter", "learn_merges", "train_step"]
+    results = grade(library_workbook, only=names)
+    assert [r.name for r in results] == names
     assert all(r.passed for r in results), "\n".join(r.report(verbose=True) for r in results)
     assert all(any(rung.level == "integration" for rung in r.rungs) for r in results)
 

@@ -18,6 +18,8 @@ from ..backend import get_array_module, resolve_dtype, np
 from . import fast
 from .counter_random import CounterRandom
 from .module import Module, Parameter
+from .regularisers import (embedding_dropout_backward, embedding_dropout_forward,
+                           weight_drop_backward, weight_drop_forward)
 from .tracks import resolve_functional
 
 
@@ -39,25 +41,34 @@ class Embedding(Module):
     num_embeddings : int, vocabulary size V
     embedding_dim : int, vector size D
     rng : numpy Generator for the initial weights, U(-init_range, init_range)
+    word_dropout : float, AWD-LSTM's embedding dropout: in training, drop whole rows (words) of the
+        matrix with this probability, once per window (see
+        :func:`~scratchlstm.nn.regularisers.embedding_dropout_forward`)
     """
 
     def __init__(self, num_embeddings: int, embedding_dim: int, rng=None, dtype="float32",
-                 init_range: float = 0.1, functional=None):
+                 init_range: float = 0.1, functional=None, word_dropout: float = 0.0):
         rng = rng if rng is not None else np.random.default_rng(0)
         self.F = resolve_functional(functional)
         self.weight = Parameter(_uniform(rng, init_range, (num_embeddings, embedding_dim),
                                          resolve_dtype(dtype)))
+        self.word_drop = Dropout(word_dropout, mask_source=True)   # the random source of the row masks
         self._cache = None
+        self._row_mask = None
 
     def forward(self, ids):
         """ids : (T, B) int -> (T, B, D) float"""
-        out, self._cache = self.F.embedding_forward(ids, self.weight.data)
+        W, self._row_mask = self.weight.data, None
+        if self.training and self.word_drop.p:
+            W, self._row_mask = embedding_dropout_forward(W, self.word_drop.p, self.word_drop.generator(W))
+        out, self._cache = self.F.embedding_forward(ids, W)
         return out
 
     def backward(self, dout) -> None:
         """dout : (T, B, D). Accumulates into ``weight.grad``; ids have no gradient."""
         _require_cache(self, self._cache)
-        self.weight.accumulate(self.F.embedding_backward(dout, self._cache))
+        dW = self.F.embedding_backward(dout, self._cache)
+        self.weight.accumulate(embedding_dropout_backward(dW, self._row_mask))
         self._cache = None
 
 
@@ -123,12 +134,14 @@ class Dropout(Module):
     dropout layers from one number; the trainer moves them to each step).
     """
 
-    def __init__(self, p: float = 0.0, locked: bool = False, seed: int = 0, functional=None):
+    def __init__(self, p: float = 0.0, locked: bool = False, seed: int = 0, functional=None,
+                 mask_source: bool = False):
         if not 0.0 <= p < 1.0:
             raise ValueError(f"Dropout: p must be in [0, 1), got {p}")
         self.F = resolve_functional(functional)
         self.p = float(p)
         self.locked = locked
+        self.mask_source = mask_source      # True: only lends its random stream to a regulariser
         self._random = CounterRandom(seed)
         self._mask = None
 
@@ -137,9 +150,13 @@ class Dropout(Module):
         checks). Only integers change: nothing is allocated."""
         self._random.restart(seed, step)
 
-    def _generator(self, x):
+    def generator(self, x):
+        """The layer's random source, set to draw on the device of ``x``: its masks, and the masks
+        of regularisers that borrow a dropout layer's stream (weight drop, embedding dropout)."""
         self._random.xp = get_array_module(x)       # draw where the activations are
         return self._random
+
+    _generator = generator
 
     def forward(self, x):
         if not self.training or self.p == 0.0:
@@ -163,10 +180,15 @@ class LSTMLayer(Module):
     Gate blocks are ordered i, f, g, o. Initialisation is U(-1/sqrt(H), 1/sqrt(H)) as in PyTorch,
     or U(-init_range, init_range) when given; ``forget_bias`` is added to the forget-gate block of
     ``b`` (1.0 helps gradients flow early in training, Jozefowicz et al. 2015).
+
+    ``weight_drop`` is AWD-LSTM's DropConnect on ``Wh``: in training, one mask per window (see
+    :func:`~scratchlstm.nn.regularisers.weight_drop_forward`); the LSTM runs on the dropped
+    matrix and the gradient reaches ``Wh`` through the same mask.
     """
 
     def __init__(self, input_size: int, hidden_size: int, rng=None, dtype="float32",
-                 init_range: float | None = None, forget_bias: float = 0.0, functional=None):
+                 init_range: float | None = None, forget_bias: float = 0.0, functional=None,
+                 weight_drop: float = 0.0):
         dtype = resolve_dtype(dtype)
         rng = rng if rng is not None else np.random.default_rng(0)
         self.F = resolve_functional(functional)
@@ -178,13 +200,18 @@ class LSTMLayer(Module):
         b = np.zeros(4 * H, dtype=dtype)
         b[H:2 * H] = forget_bias
         self.b = Parameter(b)
+        self.weight_drop = Dropout(weight_drop, mask_source=True)  # the source of the DropConnect masks
         self._cache = None
+        self._wh_mask = None
         self._workspace = {}       # big work arrays reused from window to window
 
     def forward(self, x, h0, c0):
         """x : (T, B, D), h0, c0 : (B, H) -> hs (T, B, H), (h_T, c_T)"""
-        hs, final, self._cache = self.F.lstm_forward(x, h0, c0, self.Wx.data, self.Wh.data,
-                                                     self.b.data, **self._speed_options())
+        Wh, self._wh_mask = self.Wh.data, None
+        if self.training and self.weight_drop.p:
+            Wh, self._wh_mask = weight_drop_forward(Wh, self.weight_drop.p, self.weight_drop.generator(Wh))
+        hs, final, self._cache = self.F.lstm_forward(x, h0, c0, self.Wx.data, Wh, self.b.data,
+                                                     **self._speed_options())
         return hs, final
 
     def _speed_options(self) -> dict:
@@ -225,7 +252,7 @@ class LSTMLayer(Module):
                                                           **self._speed_options())
         self._cache = None
         self.Wx.accumulate(dWx)
-        self.Wh.accumulate(dWh)
+        self.Wh.accumulate(weight_drop_backward(dWh, self._wh_mask))
         self.b.accumulate(db)
         return dx, dh0, dc0
 
@@ -241,18 +268,20 @@ class LSTM(Module):
     ----------
     input_size, hidden_size, num_layers : int
     dropout : float, drop probability on the outputs of every layer but the last
+    weight_drop : float, DropConnect on every layer's recurrent weights (AWD-LSTM)
     """
 
     def __init__(self, input_size: int, hidden_size: int, num_layers: int = 1, dropout: float = 0.0,
                  rng=None, dtype="float32", init_range: float | None = None,
                  forget_bias: float = 0.0, locked_dropout: bool = False, seed: int = 0,
-                 functional=None):
+                 functional=None, weight_drop: float = 0.0):
         if num_layers < 1:
             raise ValueError(f"LSTM: num_layers must be >= 1, got {num_layers}")
         rng = rng if rng is not None else np.random.default_rng(seed)
         self.input_size, self.hidden_size, self.num_layers = input_size, hidden_size, num_layers
         self.layers = [LSTMLayer(input_size if k == 0 else hidden_size, hidden_size, rng, dtype,
-                                 init_range, forget_bias, functional=functional)
+                                 init_range, forget_bias, functional=functional,
+                                 weight_drop=weight_drop)
                        for k in range(num_layers)]
         self.drops = [Dropout(dropout, locked=locked_dropout, seed=seed + k, functional=functional)
                       for k in range(num_layers - 1)]

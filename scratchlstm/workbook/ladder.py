@@ -561,24 +561,33 @@ def gradient_rung(fn, forward, cases, wrt, run_backward, max_checks: int = 40) -
             x = inputs[input_name]
             idx = rng.choice(x.size, size=max_checks, replace=False) if x.size > max_checks else None
             numeric = numerical_gradient(loss, x, h=1e-6, indices=idx)
-            analytic = grads.get(grad_name)
-            a = _as_array(analytic)
-            if a is None or a.shape != x.shape:
-                shape = getattr(analytic, "shape", None)
-                problems.append(f"case {case.label}: {grad_name} has shape {shape}, expected {x.shape}")
-                continue
-            if idx is not None:
-                a, n = a.reshape(-1)[idx], numeric.reshape(-1)[idx]
-            else:
-                n = numeric
-            err = relative_error(a, n)
-            worst = max(worst, err)
-            if not err < 1e-6:
-                problems.append(f"case {case.label}: {grad_name} against central differences: "
-                                f"relative error {err:.1e}")
+            worst = max(worst, against_differences(case.label, grad_name, grads.get(grad_name),
+                                                   numeric, problems, idx))
+    return gradient_verdict(problems, worst)
+
+
+def against_differences(label: str, name: str, analytic, numeric, problems: list, idx=None) -> float:
+    """Compare an analytic gradient with central differences (at the flat indices ``idx``, or
+    everywhere); a disagreement or a wrong shape is appended to ``problems``. Returns the relative
+    error (0 for a wrong shape)."""
+    a = _as_array(analytic)
+    if a is None or a.shape != numeric.shape:
+        problems.append(f"case {label}: {name} has shape {getattr(analytic, 'shape', None)}, "
+                        f"expected {numeric.shape}")
+        return 0.0
+    if idx is not None:
+        a, numeric = a.reshape(-1)[idx], numeric.reshape(-1)[idx]
+    err = relative_error(a, numeric)
+    if not err < 1e-6:
+        problems.append(f"case {label}: {name} against central differences: relative error {err:.1e}")
+    return err
+
+
+def gradient_verdict(problems: list, worst: float,
+                     failing: str = "the gradients do not match central differences") -> Rung:
+    """The gradients rung from what :func:`against_differences` found."""
     if problems:
-        return Rung("gradients", FAIL, "the gradients do not match central differences",
-                    first_problems(problems))
+        return Rung("gradients", FAIL, failing, first_problems(problems))
     return Rung("gradients", PASS, f"central differences agree, worst relative error {worst:.1e}")
 
 

@@ -2,10 +2,11 @@
 from __future__ import annotations
 
 from ...backend import np
-from ...gradcheck import numerical_gradient, relative_error
+from ...gradcheck import numerical_gradient
 from ...nn import functional as F
 from ..integration import model_rung
-from ..ladder import FAIL, PASS, Case, KnownBug, Rung, Spec, compare_value, guarded, mutant
+from ..ladder import (Case, KnownBug, Spec, against_differences, compare_value, gradient_verdict,
+                      guarded, mutant)
 from .common import backward_cases, cache_rung, gradients, randn
 
 
@@ -230,19 +231,8 @@ def _ce_gradients(fn, reference, spec):
         got = guarded(spec.run, fn, inputs)
         logits, targets = inputs["logits"], inputs["targets"]
         numeric = numerical_gradient(lambda: F.softmax_cross_entropy(logits, targets)[0], logits, h=1e-6)
-        dlogits = got.get("dlogits")
-        if getattr(dlogits, "shape", None) != logits.shape:
-            problems.append(f"case {case.label}: dlogits has shape {getattr(dlogits, 'shape', None)}, "
-                            f"expected {logits.shape}")
-            continue
-        err = relative_error(dlogits, numeric)
-        worst = max(worst, err)
-        if not err < 1e-6:
-            problems.append(f"case {case.label}: dlogits against central differences of the loss: "
-                            f"relative error {err:.1e}")
-    if problems:
-        return Rung("gradients", FAIL, "dlogits is not the gradient of the mean loss", problems)
-    return Rung("gradients", PASS, f"central differences agree, worst relative error {worst:.1e}")
+        worst = max(worst, against_differences(case.label, "dlogits", got.get("dlogits"), numeric, problems))
+    return gradient_verdict(problems, worst, "dlogits is not the gradient of the mean loss")
 
 
 def _overflowed(case, got, want):
