@@ -105,7 +105,7 @@ if [[ "$TINY" == 1 ]]; then
     # a slice of the COVID corpus: the smoke run then takes seconds even through the stand-in
     mkdir -p "$OUT/tiny_covid"
     for split in train valid test; do
-        head -c 30000 "examples/data/covid/$split.txt" > "$OUT/tiny_covid/$split.txt"
+        head -c 30000 "scratchlstm/corpora/covid/$split.txt" > "$OUT/tiny_covid/$split.txt"
     done
     COVID=(--quick --epochs 1 --data "$OUT/tiny_covid")
 else

@@ -3,7 +3,7 @@
     OPENBLAS_NUM_THREADS=1 python benchmarks/make_pretrained.py          # ~31 min on 2 CPU cores
     python benchmarks/make_pretrained.py --quick                          # a 1-minute smoke run
 
-The recipe is benchmarks/configs/covid_pretrained.py (read here, so the two cannot drift apart).
+The recipe is recipes/covid_pretrained.py (read here, so the two cannot drift apart).
 Besides training, this script records samples at fixed points of training (before any step,
 after a few dozen steps, then after chosen epochs: lesson 9's "evolution of samples") and the
 history, and writes a weights-only checkpoint (no optimizer state) with all of that in its
@@ -27,7 +27,7 @@ from scratchlstm.data import make_tokenizer, prepare_data       # noqa: E402
 from scratchlstm.generation import generate                     # noqa: E402
 from scratchlstm.training import Trainer                        # noqa: E402
 
-RECIPE = REPO / "benchmarks" / "configs" / "covid_pretrained.py"
+RECIPE = REPO / "recipes" / "covid_pretrained.py"
 EXPORT = REPO / "scratchlstm" / "pretrained" / "covid-bpe.npz"
 PROMPTS = ("Q: Do masks work?\nA:", "The vaccine")
 SAMPLE_STEPS = (0, 30, 100, 300, 1000)          # global steps at which to sample within training
@@ -92,7 +92,7 @@ def main(argv=None) -> int:
     if export is None:
         return 0
     meta = {"kind": "pretrained", "name": "covid-bpe",
-            "recipe": {"file": "benchmarks/configs/covid_pretrained.py", "data": recipe["data"],
+            "recipe": {"file": "recipes/covid_pretrained.py", "data": recipe["data"],
                        "tokenizer": recipe["tokenizer"], "tokenizer_options": recipe["tokenizer_options"],
                        "model": model_options, "train": train_options},
             "command": "OPENBLAS_NUM_THREADS=1 python benchmarks/make_pretrained.py",

@@ -25,6 +25,9 @@ import numpy
 #: The host array module. Modules other than this one import NumPy through this name.
 np = numpy
 
+#: A NumPy or a CuPy array (type hints only: the two share no base class).
+Array = Any
+
 DEVICES = ("cpu", "cuda", "auto")
 ENV_DEVICE = "SCRATCHLSTM_DEVICE"
 
@@ -121,7 +124,7 @@ def resolve_device(device: str | None = None) -> str:
     return name
 
 
-def xp_for(device: str | None = None):
+def xp_for(device: str | None = None) -> Any:
     """The array module (``numpy`` or ``cupy``) for a device name."""
     return _require_cupy() if resolve_device(device) == "cuda" else numpy
 
@@ -131,7 +134,7 @@ def is_device_array(array: Any) -> bool:
     return _cupy is not None and isinstance(array, _cupy.ndarray)
 
 
-def get_array_module(*arrays: Any):
+def get_array_module(*arrays: Any) -> Any:
     """Return ``cupy`` if any argument is a CuPy array, else ``numpy``.
 
     This is how device-agnostic code finds its functions: ``xp = get_array_module(x)`` then
@@ -148,14 +151,14 @@ def device_of(array: Any) -> str:
     return "cuda" if is_device_array(array) else "cpu"
 
 
-def to_host(array: Any):
+def to_host(array: Any) -> "numpy.ndarray":
     """Copy an array to host memory as a NumPy array (a no-op for NumPy arrays)."""
     if is_device_array(array):
         return array.get()
     return numpy.asarray(array)
 
 
-def to_device(array: Any, device: str | None = None, dtype: Any = None):
+def to_device(array: Any, device: str | None = None, dtype: Any = None) -> Array:
     """Move (or copy) an array to ``device``, optionally casting it to ``dtype``.
 
     Arrays already on the right device with the right dtype are returned as they are (no copy).
@@ -177,7 +180,7 @@ def synchronize(device: str | None = None) -> None:
         _require_cupy().cuda.Device().synchronize()
 
 
-def default_rng(seed: int | None = None, device: str | None = None):
+def default_rng(seed: int | None = None, device: str | None = None) -> Any:
     """A random Generator living on ``device``: NumPy's on the CPU, CuPy's on the GPU.
 
     The two draw different streams from the same seed, and creating a CuPy generator initialises
@@ -215,7 +218,7 @@ def read_scalars(*values: Any) -> list[float]:
     return out
 
 
-def kernel_cache_dir():
+def kernel_cache_dir() -> Path:
     """Where CuPy keeps the CUDA kernels it compiled (``$CUPY_CACHE_DIR``, else
     ``~/.cupy/kernel_cache``): empty or missing means the next GPU run compiles them."""
     from pathlib import Path  # noqa: PLC0415
@@ -223,7 +226,7 @@ def kernel_cache_dir():
     return Path(os.environ.get("CUPY_CACHE_DIR") or Path.home() / ".cupy" / "kernel_cache")
 
 
-def resolve_dtype(dtype: Any):
+def resolve_dtype(dtype: Any) -> "numpy.dtype":
     """Turn ``"float32"``, ``"float64"``, ``numpy.float32`` ... into a NumPy dtype (floats only)."""
     try:
         resolved = numpy.dtype(dtype)

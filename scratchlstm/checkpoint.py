@@ -31,8 +31,14 @@ import tempfile
 import zipfile
 from pathlib import Path
 
+from typing import TYPE_CHECKING
+
 from . import __version__
 from .backend import to_host, np
+
+if TYPE_CHECKING:                      # names for type hints only (they import this module)
+    from .models import LanguageModel
+    from .text.base import Tokenizer
 
 FORMAT = "scratchlstm-checkpoint"
 FORMAT_VERSION = 1
@@ -279,7 +285,7 @@ class Checkpoint:
             raise self._damaged(f"its model config implies {expected:,} parameters but it stores "
                                 f"{stored:,} weights")
 
-    def build_model(self, device: str | None = None):
+    def build_model(self, device: str | None = None) -> "LanguageModel":
         """Rebuild the model from the stored config and load the stored weights, on ``device``
         (None: ``$SCRATCHLSTM_DEVICE``, else the CPU)."""
         self.check_shapes()
@@ -308,7 +314,7 @@ class Checkpoint:
                                   f"differ (model {[own.get(k) for k in differ[:4]]}, file "
                                   f"{[stored.get(k) for k in differ[:4]]})")
 
-    def tokenizer(self):
+    def tokenizer(self) -> "Tokenizer | None":
         """The stored tokenizer, or None. Its vocabulary must be the model's."""
         if "tokenizer" not in self.meta:
             return None
@@ -342,8 +348,11 @@ class Checkpoint:
             raise CheckpointError(f"{self.path}: optimizer state does not fit: {exc}") from exc
 
 
-def load_checkpoint(path) -> Checkpoint:
+def load_checkpoint(path: str | os.PathLike, arrays: bool = True) -> Checkpoint:
     """Read a checkpoint written by :func:`save_checkpoint`, never unpickling anything.
+
+    ``arrays=False`` reads only the metadata (quick, for a look at the settings); the
+    checkpoint's ``arrays`` are then empty.
 
     Raises
     ------
@@ -363,7 +372,8 @@ def load_checkpoint(path) -> Checkpoint:
             if "__meta__" not in archive.files:
                 raise CheckpointError(f"{path} is an .npz file but not a scratchlstm checkpoint "
                                       "(it has no __meta__ entry)")
-            arrays = {name: archive[name] for name in archive.files}
+            names = archive.files if arrays else ["__meta__"]
+            arrays = {name: archive[name] for name in names}
     except CheckpointError:
         raise
     except (zipfile.BadZipFile, EOFError, OSError, ValueError, KeyError, MemoryError) as exc:
@@ -387,7 +397,7 @@ def load_checkpoint(path) -> Checkpoint:
     return Checkpoint(path, meta, arrays)
 
 
-def load_model(path, device: str | None = None):
+def load_model(path: str | os.PathLike, device: str | None = None) -> tuple["LanguageModel", "Tokenizer | None"]:
     """Convenience: ``(model, tokenizer)`` from a checkpoint, ready for generation (eval mode), on
     ``device`` (None: ``$SCRATCHLSTM_DEVICE``, else the CPU)."""
     ckpt = load_checkpoint(path)

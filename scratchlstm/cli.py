@@ -1,13 +1,21 @@
-"""Command line: ``python -m scratchlstm train | evaluate | generate | gradcheck | serve``.
+"""Command line: ``scratchlstm train | evaluate | generate | info | gradcheck | serve | workbook``.
 
-Examples::
+(``python -m scratchlstm ...`` is the same program.) Examples::
 
-    python -m scratchlstm train --data covid --tokenizer word --epochs 5 --out runs/covid-word
-    python -m scratchlstm train --config benchmarks/configs/ptb_small.py
-    python -m scratchlstm train --resume runs/covid-word/last.npz
-    python -m scratchlstm evaluate --checkpoint runs/covid-word/best.npz --data covid
-    python -m scratchlstm generate --checkpoint runs/covid-word/best.npz --prompt "the vaccine"
-    python -m scratchlstm gradcheck
+    scratchlstm train                                  # the COVID corpus, word level, default model
+    scratchlstm train --data covid --tokenizer char --epochs 5 --out runs/covid-char
+    scratchlstm train --config recipes/ptb_small.py   # a recipe file
+    scratchlstm train --model transformer --tokenizer char --out runs/covid-char-transformer
+    scratchlstm train --resume runs/covid-word/last.npz
+    scratchlstm info runs/covid-word/best.npz
+    scratchlstm evaluate --checkpoint runs/covid-word/best.npz
+    scratchlstm generate --checkpoint runs/covid-word/best.npz --prompt "the vaccine"
+    scratchlstm serve --checkpoint runs/covid-word/best.npz
+    scratchlstm gradcheck
+
+The training options are generated from the fields of :mod:`scratchlstm.config` (one option per
+field, with its help text and range), so the command line, recipe files and checkpoints use the
+same names.
 
 Exit codes (see EXIT_CODES_HELP): 0 success, 1 training diverged or a gradient check failed,
 2 bad arguments or input, 3 a file could not be written or read (disk full, no permission),
@@ -19,12 +27,18 @@ from __future__ import annotations
 import argparse
 import math
 import os
-import runpy
 import signal
 import sys
 import threading
 import traceback
+from dataclasses import fields, replace
 from pathlib import Path
+
+from . import __version__
+from .config import (MODEL_CONFIGS, MODEL_KIND_OF_CLASS, DataConfig, LSTMConfig, RunConfig, TrainConfig,
+                     TransformerConfig, build_run_config, describe_fields, flag_of, given_options,
+                     load_recipe)
+from .config import add_options as add_config_options
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_IO, EXIT_ABORTED, EXIT_INTERNAL = 0, 1, 2, 3, 4, 5
 EXIT_INTERRUPTED = 130
@@ -42,12 +56,41 @@ EXIT_CODES_HELP = """exit codes:
 #: The files a training run writes into its --out folder.
 RUN_FILES = ("best.npz", "last.npz", "history.json", "history.csv", "curves.png")
 
-MODEL_OPTIONS = ("embed_dim", "hidden_dim", "num_layers", "dropout", "tie_weights", "locked_dropout",
-                 "init", "init_range", "forget_bias")
-TRAIN_OPTIONS = ("epochs", "batch_size", "eval_batch_size", "bptt", "variable_bptt", "optimizer", "lr",
-                 "momentum", "weight_decay", "clip", "schedule", "plateau_factor", "plateau_patience",
-                 "decay_start", "decay_factor", "warmup_steps", "min_lr", "patience", "seed",
-                 "max_steps_per_epoch")
+#: ``--help`` examples of every command.
+EXAMPLES = {
+    None: """examples:
+  scratchlstm train                     # train on the shipped COVID corpus (word level)
+  scratchlstm info runs/covid-word/best.npz
+  scratchlstm generate --checkpoint runs/covid-word/best.npz --prompt "the vaccine"
+  scratchlstm serve --checkpoint runs/covid-word/best.npz""",
+    "train": """examples:
+  scratchlstm train            # COVID corpus, words, 2 x 200 LSTM, 10 epochs:
+                               # 2.5-5 min per epoch on 2 shared CPU cores
+  scratchlstm train --max-chars 200000 --epochs 1    # a smoke run: about 2 min
+  scratchlstm train --tokenizer bpe --vocab-size 4000 --tie-weights \\
+                    --embed-dim 256 --hidden-dim 256
+  scratchlstm train --config recipes/covid_char.py --epochs 3   # a recipe
+  scratchlstm train --model transformer --tokenizer char --bptt 64
+  scratchlstm train --data wikitext2 --download --word-mode whitespace
+  scratchlstm train --resume runs/covid-word/last.npz --epochs 20""",
+    "evaluate": """examples:
+  scratchlstm evaluate --checkpoint runs/covid-word/best.npz   # its corpus, test split
+  scratchlstm evaluate --checkpoint runs/covid-word/best.npz --split valid
+  scratchlstm evaluate --checkpoint runs/covid-word/best.npz --data covid-articles""",
+    "generate": """examples:
+  scratchlstm generate --checkpoint runs/covid-word/best.npz --prompt "the vaccine"
+  scratchlstm generate --checkpoint runs/covid-word/best.npz --top-p 0.9 --seed 1
+  scratchlstm generate --checkpoint runs/covid-char/best.npz --temperature 0   # greedy""",
+    "info": """examples:
+  scratchlstm info runs/covid-word/best.npz
+  scratchlstm info runs/covid-word/last.npz --json""",
+    "gradcheck": """examples:
+  scratchlstm gradcheck
+  scratchlstm gradcheck --layers 3 --tie-weights --dropout 0.3""",
+    "serve": """examples:
+  scratchlstm serve --checkpoint runs/covid-word/best.npz   # open http://127.0.0.1:8000/
+  scratchlstm serve --checkpoint runs/covid-word/best.npz --port 0   # any free port""",
+}
 
 
 def _int_at_least(low: int, what: str):
@@ -83,11 +126,9 @@ def _finite_float(wanted: str = "", inside=lambda v: True):
     return parse
 
 
-_any_finite = _finite_float()
 _positive_float = _finite_float("> 0", lambda v: v > 0)
 _nonnegative_float = _finite_float(">= 0", lambda v: v >= 0)
 _probability = _finite_float("in [0, 1)", lambda v: 0 <= v < 1)
-_open_unit = _finite_float("in (0, 1)", lambda v: 0 < v < 1)
 _fraction = _finite_float("in (0, 1]", lambda v: 0 < v <= 1)
 
 
@@ -109,127 +150,126 @@ def _port(text):
     return value
 
 
-def _clip(text):
-    if text.lower() in ("none", "off", "0"):
-        return 0.0
-    return _positive_float(text)
+def _program_name() -> str:
+    """``scratchlstm`` for the console script, ``python -m scratchlstm`` otherwise."""
+    return "scratchlstm" if Path(sys.argv[0]).name == "scratchlstm" else "python -m scratchlstm"
+
+
+def _shared_defaults(name: str) -> str:
+    """The help's default of a model option both kinds have (dropout, tie_weights)."""
+    return ", ".join(f"{kind} {getattr(cls(), name)}" for kind, cls in MODEL_CONFIGS.items())
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m scratchlstm",
-        description="Train, evaluate and sample LSTM language models written from scratch in NumPy "
-                    "(CuPy on a GPU).",
-        epilog="Run `python -m scratchlstm COMMAND --help` for the options of one command.\n\n"
-               + EXIT_CODES_HELP,
+        prog=_program_name(),
+        description="Train, evaluate and sample LSTM (and transformer) language models written "
+                    "from scratch in NumPy (CuPy on a GPU).",
+        epilog=EXAMPLES[None] + "\n\nRun `scratchlstm COMMAND --help` for the options of one "
+               "command.\n\n" + EXIT_CODES_HELP,
         formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--version", action="version", version=f"scratchlstm {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     def add_command(name, **kwargs):
-        """A sub-command whose --help ends with the exit codes."""
-        return sub.add_parser(name, epilog=EXIT_CODES_HELP, formatter_class=argparse.RawDescriptionHelpFormatter,
-                          **kwargs)
+        """A sub-command whose --help ends with its examples and the exit codes."""
+        return sub.add_parser(name, epilog=EXAMPLES[name] + "\n\n" + EXIT_CODES_HELP,
+                              formatter_class=argparse.RawDescriptionHelpFormatter, **kwargs)
 
     def device_option(p):
         p.add_argument("--device", default=None, choices=["cpu", "cuda", "auto"],
                        help="where to compute: cpu (NumPy), cuda (CuPy) or auto (GPU if available). "
                             "Default: $SCRATCHLSTM_DEVICE or cpu")
 
-    def data_options(p, default=None):
-        p.add_argument("--data", default=default, metavar="NAME_OR_PATH",
-                       help="corpus name (covid, wikitext2, ptb, tinyshakespeare) or a text file/folder"
-                            + (f" (default {default})" if default else ""))
-        p.add_argument("--data-dir", default=None, metavar="DIR",
-                       help="folder holding the named corpora (default $SCRATCHLSTM_DATA)")
+    def download_option(p):
+        p.add_argument("--download", action="store_true",
+                       help="fetch a named corpus that is missing (wikitext2, ptb, tinyshakespeare) "
+                            "into the data folder, checking its sha256; without it nothing is "
+                            "downloaded")
 
     # ---- train -------------------------------------------------------------------------------
     t = add_command("train", help="train a language model",
-                       description="Train an LSTM language model. Options on the command line override "
-                                   "those of --config.")
-    t.add_argument("--config", metavar="FILE.py", help="a Python file defining data, tokenizer, "
-                   "tokenizer_options, model (dict), train (dict) and out")
-    data_options(t)
-    t.add_argument("--tokenizer", choices=["char", "word", "bpe", "unigram"], help="unit of text (default word)")
-    t.add_argument("--vocab-size", type=_positive_int, help="BPE/unigram vocabulary size (default 2000)")
-    t.add_argument("--min-freq", type=_nonnegative_int, help="word tokenizer: rarer words become <unk> (default 3)")
-    t.add_argument("--word-mode", choices=["basic_english", "cased", "whitespace"],
-                   help="word tokenizer mode (whitespace: split on spaces only, for corpora that are "
-                        "already tokenised, such as WikiText-2 and PTB)")
-    g = t.add_argument_group("model")
-    g.add_argument("--embed-dim", type=_positive_int, help="embedding size (default 200)")
-    g.add_argument("--hidden-dim", type=_positive_int, help="LSTM units per layer (default 200)")
-    g.add_argument("--layers", dest="num_layers", type=_positive_int, help="LSTM layers (default 2)")
-    g.add_argument("--dropout", type=_probability, help="dropout probability (default 0.2)")
-    g.add_argument("--tie-weights", action="store_true", default=None, help="share embedding and decoder")
-    g.add_argument("--locked-dropout", action="store_true", default=None, help="one mask per sequence")
-    g.add_argument("--init", choices=["default", "uniform"], help="weight initialisation scheme")
-    g.add_argument("--init-range", type=_positive_float, help="bound for --init uniform (default 0.1)")
-    g.add_argument("--forget-bias", type=_any_finite, help="initial forget-gate bias (default 0)")
+                    description="Train a language model. Settings come from the defaults, then a\n"
+                                "recipe (--config), then the options given here. Each option is\n"
+                                "also the name used in recipes and in checkpoints (--hidden-dim:\n"
+                                "hidden_dim).")
+    t.add_argument("--config", metavar="FILE.py", help="a recipe: a Python file assigning data, "
+                   "data_dir, max_chars, tokenizer, tokenizer_options (dict), model (dict), "
+                   "train (dict), out, device (see recipes/)")
+    d = t.add_argument_group("data and tokenizer")
+    add_config_options(d, DataConfig)
+    download_option(d)
+    m = t.add_argument_group("model", "--model chooses the kind; the options of the other kind "
+                                      "are refused")
+    m.add_argument("--model", choices=list(MODEL_CONFIGS), default=None,
+                   help="lstm (default) or transformer (recipes: model = dict(kind=...))")
+    shared = {"dropout": _shared_defaults("dropout"), "tie_weights": _shared_defaults("tie_weights")}
+    add_config_options(m, LSTMConfig, defaults=shared)
+    add_config_options(m, TransformerConfig, skip={f.name for f in fields(LSTMConfig)})
     o = t.add_argument_group("optimisation")
-    o.add_argument("--epochs", type=_positive_int, help="maximum epochs (default 10)")
-    o.add_argument("--batch-size", type=_positive_int, help="parallel streams (default 20)")
-    o.add_argument("--eval-batch-size", type=_positive_int, help="streams for evaluation (default 10)")
-    o.add_argument("--bptt", type=_positive_int, help="truncated-BPTT window (default 35)")
-    o.add_argument("--variable-bptt", action="store_true", default=None, help="jitter the window length")
-    o.add_argument("--optimizer", choices=["adam", "adamw", "sgd"], help="default adam")
-    o.add_argument("--lr", type=_positive_float, help="learning rate (default 0.002)")
-    o.add_argument("--momentum", type=_probability, help="SGD momentum, in [0, 1)")
-    o.add_argument("--weight-decay", type=_nonnegative_float, help="L2 (adam, sgd) or decoupled (adamw) decay")
-    o.add_argument("--clip", type=_clip, help="global gradient-norm limit, or 'none' (default 0.25)")
-    o.add_argument("--schedule", choices=["plateau", "epoch_decay", "cosine", "none"],
-                   help="learning-rate schedule (default plateau)")
-    o.add_argument("--plateau-factor", type=_open_unit, help="lr factor when validation stalls (default 0.25)")
-    o.add_argument("--decay-start", type=_nonnegative_int, help="epoch_decay: first epoch to decay after")
-    o.add_argument("--decay-factor", type=_fraction, help="epoch_decay: factor per epoch")
-    o.add_argument("--warmup-steps", type=_nonnegative_int, help="cosine: warm-up steps")
-    o.add_argument("--patience", type=_positive_int, help="early stopping after N epochs without improvement")
-    o.add_argument("--max-steps-per-epoch", type=_positive_int, help="cap windows per epoch (quick runs)")
-    o.add_argument("--seed", type=_nonnegative_int, help="seed for weights, dropout and sampling (default 0)")
-    t.add_argument("--max-chars", type=_positive_int, metavar="N",
-                   help="use only the first N characters of each split (a quick smoke run; saved in "
-                        "the checkpoint and reused by --resume)")
-    t.add_argument("--out", metavar="DIR", help="output folder for checkpoints, history and plot "
+    add_config_options(o, TrainConfig)
+    r = t.add_argument_group("run")
+    r.add_argument("--out", metavar="DIR", help="output folder for checkpoints, history and plot "
                    "(default runs/<data>-<tokenizer>); a folder that already holds a run is refused "
                    "unless --overwrite")
-    t.add_argument("--resume", metavar="CHECKPOINT", help="continue from a last.npz checkpoint "
+    r.add_argument("--resume", metavar="CHECKPOINT", help="continue from a last.npz checkpoint "
                    "(its model, tokenizer and --max-chars are kept; training options may change)")
-    t.add_argument("--overwrite", action="store_true",
+    r.add_argument("--overwrite", action="store_true",
                    help="replace the run already in --out (otherwise train refuses to touch it)")
-    t.add_argument("--samples", type=_nonnegative_int, default=1, help="sample texts to print at the end (default 1)")
-    t.add_argument("--functional", metavar="TRACK_OR_DIR", default=None,
-                   help="the forward/backward functions the layers run: fast (default), reading "
-                        "(the plain reference), or a workbook folder: train your own LSTM")
-    device_option(t)
+    r.add_argument("--samples", type=_nonnegative_int, default=1, metavar="N", help="sample texts to print at the end (default 1)")
+    r.add_argument("--functional", metavar="TRACK_OR_DIR", default=None,
+                   help="LSTM only: the forward/backward functions the layers run: fast (default), "
+                        "reading (the plain reference), or a workbook folder: train your own LSTM")
+    device_option(r)
 
     # ---- evaluate ----------------------------------------------------------------------------
     e = add_command("evaluate", help="loss, perplexity and bits/char of a checkpoint on a corpus")
     e.add_argument("--checkpoint", required=True, metavar="FILE.npz")
-    data_options(e, default="covid")
-    e.add_argument("--split", default="test", choices=["train", "valid", "test"])
-    e.add_argument("--batch-size", type=_positive_int, default=10)
-    e.add_argument("--bptt", type=_positive_int, default=35)
+    e.add_argument("--data", default=None, metavar="NAME_OR_PATH",
+                   help="corpus name or a text file/folder (default: the corpus the checkpoint was "
+                        "trained on, else covid)")
+    e.add_argument("--data-dir", default=None, metavar="DIR",
+                   help="folder holding the named corpora (default $SCRATCHLSTM_DATA)")
+    download_option(e)
+    e.add_argument("--split", default="test", choices=["train", "valid", "test"],
+                   help="which split (default test)")
+    e.add_argument("--batch-size", type=_positive_int, default=10, help="parallel streams (default 10)")
+    e.add_argument("--bptt", type=_positive_int, default=35,
+                   help="window length (default 35; at most a transformer's block size)")
     device_option(e)
 
     # ---- generate ----------------------------------------------------------------------------
     s = add_command("generate", help="continue a prompt with a trained model")
     s.add_argument("--checkpoint", required=True, metavar="FILE.npz")
     s.add_argument("--prompt", default="", help="text to continue (default: start from scratch)")
-    s.add_argument("--max-new-tokens", type=_nonnegative_int, default=100)
-    s.add_argument("--temperature", type=_temperature, default=1.0, help="0 = greedy; <1 safer, >1 wilder")
-    s.add_argument("--top-k", type=_positive_int, default=None)
+    s.add_argument("--max-new-tokens", type=_nonnegative_int, default=100, help="default 100")
+    s.add_argument("--temperature", type=_temperature, default=1.0,
+                   help="0 = greedy; <1 safer, >1 wilder (default 1)")
+    s.add_argument("--top-k", type=_positive_int, default=None, help="sample among the k most likely tokens")
     s.add_argument("--top-p", type=_fraction, default=None, help="nucleus sampling, in (0, 1]")
-    s.add_argument("--seed", type=_nonnegative_int, default=None)
-    s.add_argument("--stop-at-eos", action="store_true", help="stop at the end-of-text token")
+    s.add_argument("--seed", type=_nonnegative_int, default=None, help="for the same text again")
+    s.add_argument("--stop-at-eos", action=argparse.BooleanOptionalAction, default=False,
+                   help="stop at the end-of-text token (default: no)")
     device_option(s)
+
+    # ---- info --------------------------------------------------------------------------------
+    i = add_command("info", help="what a checkpoint holds: model, tokenizer, settings, metrics",
+                    description="Describe a checkpoint without building its model: the model and "
+                                "its size, the tokenizer, the data and training settings, the "
+                                "position, the best epoch and the metrics, the file size.")
+    i.add_argument("checkpoint", metavar="CHECKPOINT")
+    i.add_argument("--json", action="store_true", help="print the description as JSON")
 
     # ---- gradcheck ---------------------------------------------------------------------------
     c = add_command("gradcheck", help="check every gradient of a small model by finite differences")
-    c.add_argument("--layers", type=_positive_int, default=2)
-    c.add_argument("--tie-weights", action="store_true")
-    c.add_argument("--dropout", type=_probability, default=0.0)
+    c.add_argument("--layers", type=_positive_int, default=2, help="LSTM layers (default 2)")
+    c.add_argument("--tie-weights", action=argparse.BooleanOptionalAction, default=False,
+                   help="share embedding and decoder (default: no)")
+    c.add_argument("--dropout", type=_probability, default=0.0, help="dropout probability (default 0)")
     c.add_argument("--max-checks", type=_positive_int, default=None,
                    help="entries checked per parameter (default: all)")
-    c.add_argument("--tolerance", type=_positive_float, default=1e-6)
+    c.add_argument("--tolerance", type=_positive_float, default=1e-6,
+                   help="largest relative error that passes (default 1e-6)")
 
     # ---- serve -------------------------------------------------------------------------------
     w = add_command("serve", help="a web page to try a trained model")
@@ -254,46 +294,53 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 # ----------------------------------------------------------------------------------------------
-def _load_config_file(path) -> dict:
-    if not Path(path).is_file():
-        raise FileNotFoundError(f"config file {path} does not exist")
-    try:
-        values = runpy.run_path(str(path))
-    except Exception as exc:          # a config file is the user's Python: report, don't crash
-        raise ValueError(f"config file {path} failed to run: {type(exc).__name__}: {exc}") from None
-    allowed = {"data", "data_dir", "tokenizer", "tokenizer_options", "model", "train", "out", "device"}
-    return {k: v for k, v in values.items() if k in allowed}
+def _flag_used(args, name: str) -> str:
+    """The spelling of field ``name``'s option that the user typed (``--layers`` for
+    ``--num-layers``), for messages."""
+    spellings = [flag_of(name)]
+    for cls in (DataConfig, LSTMConfig, TransformerConfig, TrainConfig):
+        for info in describe_fields(cls):
+            if info.name == name:
+                spellings += list(info.aliases)
+    for word in getattr(args, "argv", None) or ():
+        for spelling in spellings:
+            if word == spelling or word.startswith(spelling + "="):
+                return spelling
+    return spellings[0]
 
 
-def _train_settings(args) -> dict:
-    """Merge defaults < config file < command line into one settings dict."""
-    settings = {"data": "covid", "data_dir": None, "tokenizer": "word", "tokenizer_options": {},
-                "model": dict(embed_dim=200, hidden_dim=200, num_layers=2, dropout=0.2),
-                "train": {}, "out": None, "device": None}
+def _model_kind_options(args, kind: str) -> dict:
+    """The model options given for ``kind``; options only the other kind has are refused."""
+    own = {f.name for f in fields(MODEL_CONFIGS[kind])}
+    for other_kind, cls in MODEL_CONFIGS.items():
+        for f in fields(cls):
+            if f.name not in own and getattr(args, f.name, None) is not None:
+                raise ValueError(f"{_flag_used(args, f.name)} is an option of the {other_kind} model, "
+                                 f"not of the {kind} model (--model {kind}); its options: "
+                                 f"{', '.join(flag_of(n) for n in sorted(own))}")
+    return given_options(args, MODEL_CONFIGS[kind])
+
+
+def run_config_from_args(args) -> RunConfig:
+    """Defaults < recipe file (--config) < command line, as one :class:`RunConfig`."""
+    layers = {"data": {}, "model": {}, "train": {}, "out": None, "device": None}
     if args.config:
-        cfg = _load_config_file(args.config)
-        for key in ("model", "train", "tokenizer_options"):
-            settings[key].update(cfg.pop(key, {}) or {})
-        settings.update(cfg)
-    for key in ("data", "data_dir", "tokenizer", "out", "device"):
+        layers = load_recipe(args.config)
+    layers["data"].update(given_options(args, DataConfig))
+    kind = args.model or layers["model"].get("kind", "lstm")
+    if args.model and layers["model"].get("kind", "lstm") != args.model:
+        layers["model"] = {}           # a recipe's model of the other kind does not apply
+    layers["model"].update(_model_kind_options(args, kind), kind=kind)
+    layers["train"].update(given_options(args, TrainConfig))
+    for key in ("out", "device"):
         if getattr(args, key) is not None:
-            settings[key] = getattr(args, key)
-    for arg, key in (("vocab_size", "vocab_size"), ("min_freq", "min_freq"), ("word_mode", "mode")):
-        if getattr(args, arg) is not None:
-            settings["tokenizer_options"][key] = getattr(args, arg)
-    for key in MODEL_OPTIONS:
-        if getattr(args, key, None) is not None:
-            settings["model"][key] = getattr(args, key)
-    for key in TRAIN_OPTIONS:
-        if getattr(args, key, None) is not None:
-            settings["train"][key] = getattr(args, key)
-    if settings["train"].get("clip") == 0.0:
-        settings["train"]["clip"] = None
-    settings["max_chars"] = args.max_chars          # saved, so that --resume reads the same text
-    if settings["out"] is None:
-        name = Path(str(settings["data"])).name or "corpus"
-        settings["out"] = str(Path("runs") / f"{name}-{settings['tokenizer']}")
-    return settings
+            layers[key] = getattr(args, key)
+    run = build_run_config(layers)
+    if run.model.kind == "transformer" and run.train.bptt > run.model.block_size:
+        raise ValueError(f"--bptt {run.train.bptt} is longer than the transformer's --block-size "
+                         f"{run.model.block_size}: a training window must fit into the context. Pass "
+                         f"--bptt {run.model.block_size} (or a larger --block-size)")
+    return run
 
 
 def _prepare_out_dir(out: Path, overwrite: bool, resuming: Path | None = None) -> None:
@@ -314,17 +361,14 @@ def _prepare_out_dir(out: Path, overwrite: bool, resuming: Path | None = None) -
     print(f"--overwrite: removed the previous run's {', '.join(existing)} from {out}")
 
 
-#: train flag -> (where the checkpoint keeps it, the key there), for the conflict check of --resume
-_MODEL_FLAGS = {"embed_dim": "--embed-dim", "hidden_dim": "--hidden-dim", "num_layers": "--layers",
-                "dropout": "--dropout", "tie_weights": "--tie-weights", "locked_dropout": "--locked-dropout",
-                "init": "--init", "init_range": "--init-range", "forget_bias": "--forget-bias"}
-_TOKENIZER_FLAGS = {"vocab_size": ("--vocab-size", "vocab_size"), "min_freq": ("--min-freq", "min_freq"),
-                    "word_mode": ("--word-mode", "mode")}
+#: data option -> the key of the tokenizer's own config that holds it
+_TOKENIZER_KEYS = {"vocab_size": "vocab_size", "min_freq": "min_freq", "word_mode": "mode"}
 
 
-def _check_resume_flags(args, path, model_config: dict, tokenizer, settings: dict) -> None:
+def _check_resume_flags(args, path, ckpt, tokenizer, data_config: DataConfig | None) -> None:
     """A resumed run keeps its model, tokenizer and data: refuse a flag that says otherwise."""
-    def conflict(flag, given, saved, what):
+    def conflict(name, given, saved, what):
+        flag = _flag_used(args, name)
         raise ValueError(f"{flag} {given} conflicts with {path}, whose {what} is {saved}: a resumed run "
                          f"keeps its {what.split(' ')[0]}. Drop {flag}, or start a new run (with --out "
                          "elsewhere) to change it.")
@@ -332,105 +376,122 @@ def _check_resume_flags(args, path, model_config: dict, tokenizer, settings: dic
     if args.config:
         raise ValueError(f"--config cannot be combined with --resume: {path} carries its run's settings "
                          "(pass training options such as --epochs or --lr directly)")
-    for key, flag in _MODEL_FLAGS.items():
-        given = getattr(args, key, None)
-        if given is not None and given != model_config.get(key):
-            conflict(flag, given, model_config.get(key), f"model {key}")
-    if tokenizer is not None:
-        if args.tokenizer is not None and args.tokenizer != tokenizer.kind:
-            conflict("--tokenizer", args.tokenizer, tokenizer.kind, "tokenizer kind")
-        config = tokenizer.to_dict()["config"]
-        for arg, (flag, key) in _TOKENIZER_FLAGS.items():
-            given = getattr(args, arg)
-            if given is not None and given != config.get(key, "not set"):
-                conflict(flag, given, config.get(key, f"not an option of the {tokenizer.kind} tokenizer"),
-                         f"tokenizer {key}")
-    if "max_chars" in settings and args.max_chars is not None and args.max_chars != settings["max_chars"]:
-        saved = settings["max_chars"] if settings["max_chars"] is not None else "unset (whole corpus)"
-        conflict("--max-chars", args.max_chars, saved, "data --max-chars")
+    kind = MODEL_KIND_OF_CLASS.get(ckpt.model_class_name, "lstm")
+    if args.model is not None and args.model != kind:
+        conflict("model", args.model, kind, "model kind")
+    model_config = ckpt.model_config
+    for name, given in _model_kind_options(args, kind).items():
+        if given != model_config.get(name):
+            conflict(name, given, model_config.get(name), f"model {name}")
+    if args.tokenizer is not None and args.tokenizer != tokenizer.kind:
+        conflict("tokenizer", args.tokenizer, tokenizer.kind, "tokenizer kind")
+    config = tokenizer.to_dict()["config"]
+    for name, key in _TOKENIZER_KEYS.items():
+        given = getattr(args, name)
+        if given is not None and given != config.get(key, "not set"):
+            conflict(name, given, config.get(key, f"not an option of the {tokenizer.kind} tokenizer"),
+                     f"tokenizer {name}")
+    if data_config is not None and args.max_chars is not None and args.max_chars != data_config.max_chars:
+        saved = data_config.max_chars if data_config.max_chars is not None else "unset (whole corpus)"
+        conflict("max_chars", args.max_chars, saved, "data --max-chars")
 
 
 def _resume_trainer(args):
     from .backend import resolve_device
     from .checkpoint import CheckpointError, load_checkpoint
     from .data import prepare_data
-    from .training import Trainer
+    from .training import Trainer, read_data_config
 
     path = Path(args.resume)
     ckpt = load_checkpoint(path)
-    meta = ckpt.user_meta
-    extra = meta.get("extra") if isinstance(meta.get("extra"), dict) else {}
-    settings = extra.get("cli_settings") if isinstance(extra.get("cli_settings"), dict) else {}
+    data_config = read_data_config(path, ckpt.user_meta)
     tokenizer = ckpt.tokenizer()
     if tokenizer is None:
         raise CheckpointError(f"{path} holds no tokenizer, so the corpus cannot be encoded as it was")
-    _check_resume_flags(args, path, ckpt.model_config, tokenizer, settings)
+    _check_resume_flags(args, path, ckpt, tokenizer, data_config)
     out = Path(args.out) if args.out else path.parent
     _prepare_out_dir(out, args.overwrite, resuming=path)
-    max_chars = args.max_chars if args.max_chars is not None else settings.get("max_chars")
-    data = args.data or settings.get("data", "covid")
-    ids, chars = prepare_data(data, tokenizer, args.data_dir or settings.get("data_dir"), fit=False,
-                              max_chars=max_chars)
-    overrides = {k: getattr(args, k) for k in TRAIN_OPTIONS if getattr(args, k, None) is not None}
-    if overrides.get("clip") == 0.0:                # --clip none
-        overrides["clip"] = None
+    data_config = data_config or DataConfig(tokenizer=tokenizer.kind)
+    data_config = replace(data_config, **{k: getattr(args, k) for k in ("data", "data_dir", "max_chars")
+                                          if getattr(args, k) is not None})
+    ids, chars = prepare_data(data_config.data, tokenizer, data_config.data_dir, download=args.download,
+                              fit=False, max_chars=data_config.max_chars)
+    overrides = given_options(args, TrainConfig)
     trainer = Trainer.resume(path, ids, out_dir=out, device=resolve_device(args.device), chars=chars,
                              **overrides)
+    trainer.data_config = data_config
     print(f"resuming {path} at epoch {trainer.epoch}, step {trainer.window}; results go to {out}")
     return trainer
 
 
+def _next_steps(out: Path) -> str:
+    best = out / "best.npz"
+    return (f"checkpoints, history and curves.png in {out}\nnext:\n"
+            f"  scratchlstm generate --checkpoint {best} --prompt \"...\"\n"
+            f"  scratchlstm info {best}\n"
+            f"  scratchlstm serve --checkpoint {best}")
+
+
 def cmd_train(args) -> int:
     from .backend import resolve_device
-    from .data import make_tokenizer, prepare_data
+    from .data import prepare_data
     from .generation import generate
-    from .models import LSTMLanguageModel
     from .training import Trainer
 
     if args.resume:
         trainer = _resume_trainer(args)
     else:
-        settings = _train_settings(args)
-        device = resolve_device(settings["device"])
-        tokenizer = make_tokenizer(settings["tokenizer"], **settings["tokenizer_options"])
-        out = Path(settings["out"])
+        run = run_config_from_args(args)
+        device = resolve_device(run.device)
+        tokenizer = run.data.make_tokenizer()
+        out = run.out_dir()
         _prepare_out_dir(out, args.overwrite)
-        print(f"data: {settings['data']} | tokenizer: {settings['tokenizer']} | device: {device} | "
-              f"results go to {out}")
-        ids, chars = prepare_data(settings["data"], tokenizer, settings["data_dir"], max_chars=args.max_chars)
-        seed = settings["train"].get("seed", 0)
-        model = LSTMLanguageModel(tokenizer.vocab_size, seed=seed, device=device,
-                                  functional=args.functional, **settings["model"])
+        print(f"data: {run.data.data} | tokenizer: {run.data.tokenizer} | model: {run.model.kind} | "
+              f"device: {device} | results go to {out}")
+        ids, chars = prepare_data(run.data.data, tokenizer, run.data.data_dir, download=args.download,
+                                  max_chars=run.data.max_chars)
+        model = run.model.build(tokenizer.vocab_size, seed=run.train.seed, device=device,
+                                functional=args.functional)
         print(f"{model}\ntrain tokens: {ids['train'].size:,} | vocabulary: {tokenizer.vocab_size:,}")
-        trainer = Trainer(model, ids, settings["train"], tokenizer=tokenizer, out_dir=out, chars=chars)
-        trainer.extra_meta["cli_settings"] = settings
+        trainer = Trainer(model, ids, run.train, tokenizer=tokenizer, out_dir=out, chars=chars,
+                          data_config=run.data)
     trainer.fit()
     if trainer.result.get("interrupted"):
-        print(f"resume with: python -m scratchlstm train --resume {trainer.out_dir / 'last.npz'}",
-              file=sys.stderr)
+        print(f"resume with: scratchlstm train --resume {trainer.out_dir / 'last.npz'}", file=sys.stderr)
         return EXIT_INTERRUPTED
-    print(f"checkpoints, history and curves.png in {trainer.out_dir}")
     for k in range(args.samples):
         text = generate(trainer.model, trainer.tokenizer, "", max_new_tokens=60, temperature=0.8, seed=k)
         print(f"sample {k + 1}: {text.strip()}")
+    print(_next_steps(trainer.out_dir))
     return EXIT_OK
 
 
 def cmd_evaluate(args) -> int:
-    from .checkpoint import load_model
+    from .checkpoint import load_checkpoint, load_model
     from .data import prepare_data
-    from .training import _batchify_split, bits_per_char, evaluate, perplexity
+    from .progress import Progress
+    from .text import bptt_windows
+    from .training import _batchify_split, bits_per_char, evaluate, perplexity, read_data_config
 
     model, tokenizer = load_model(args.checkpoint, args.device)
     if tokenizer is None:
         raise ValueError(f"{args.checkpoint} holds no tokenizer, so its text cannot be encoded")
-    ids, chars = prepare_data(args.data, tokenizer, args.data_dir, fit=False)
+    saved = read_data_config(args.checkpoint, load_checkpoint(args.checkpoint, arrays=False).user_meta)
+    data = args.data or (saved.data if saved is not None else "covid")
+    data_dir = args.data_dir or (saved.data_dir if saved is not None and args.data is None else None)
+    ids, chars = prepare_data(data, tokenizer, data_dir, download=args.download, fit=False)
     if args.split not in ids:
-        raise ValueError(f"corpus {args.data} has no {args.split} split")
-    data = _batchify_split(ids, args.split, args.batch_size, "batch_size")
-    loss = evaluate(model, data, args.batch_size, args.bptt)
+        raise ValueError(f"corpus {data} has no {args.split} split")
+    bptt = args.bptt
+    block = getattr(model, "block_size", None)
+    if block is not None and bptt > block:
+        print(f"--bptt {bptt} is longer than the transformer's context ({block} tokens): using {block}")
+        bptt = block
+    batches = _batchify_split(ids, args.split, args.batch_size, "batch_size")
+    with Progress(len(bptt_windows(batches, bptt)), f"{data} {args.split}") as bar:
+        loss = evaluate(model, batches, args.batch_size, bptt, progress=bar.update)
     bpc = bits_per_char(loss, ids[args.split].size - 1, chars[args.split])
-    print(f"{args.split}: loss {loss:.4f} nats/token | perplexity {perplexity(loss):.2f} | "
+    print(f"{data} {args.split}: loss {loss:.4f} nats/token | perplexity {perplexity(loss):.2f} | "
           f"{bpc:.4f} bits/char | {ids[args.split].size:,} tokens")
     return EXIT_OK
 
@@ -452,6 +513,16 @@ def cmd_generate(args) -> int:
         sys.stdout.write(token.text)
         sys.stdout.flush()
     sys.stdout.write("\n")
+    return EXIT_OK
+
+
+def cmd_info(args) -> int:
+    import json  # noqa: PLC0415
+
+    from .checkpoint_info import describe_checkpoint, format_description
+
+    description = describe_checkpoint(args.checkpoint)
+    print(json.dumps(description, indent=2) if args.json else format_description(description))
     return EXIT_OK
 
 
@@ -507,17 +578,20 @@ def _error(message) -> None:
         pass
 
 
-def main(argv=None) -> int:
+def main(argv: list[str] | None = None) -> int:
+    """Run the command line; returns the exit code (see EXIT_CODES_HELP)."""
     from .backend import DeviceError
     from .checkpoint import CheckpointError, OutputError
     from .training import TrainingAborted, TrainingDiverged
 
     parser = build_parser()
-    args = parser.parse_args(argv)
+    words = list(sys.argv[1:] if argv is None else argv)
+    args = parser.parse_args(words)
+    args.argv = [str(w) for w in words]          # which spelling of an option was typed, for messages
     if args.command is None:
         parser.print_help()
         return EXIT_USAGE
-    handler = {"train": cmd_train, "evaluate": cmd_evaluate, "generate": cmd_generate,
+    handler = {"train": cmd_train, "evaluate": cmd_evaluate, "generate": cmd_generate, "info": cmd_info,
                "gradcheck": cmd_gradcheck, "serve": cmd_serve, "workbook": cmd_workbook}[args.command]
     if argv is None and threading.current_thread() is threading.main_thread():   # python -m scratchlstm
         _install_stop_signals()

@@ -6,13 +6,16 @@
 """
 from __future__ import annotations
 
-from .text import BPETokenizer, CharTokenizer, UnigramTokenizer, WordTokenizer, load_corpus
+import os
 
-TOKENIZER_KINDS = ("char", "word", "bpe", "unigram")
+from .backend import np
+from .config import TOKENIZER_KINDS, DataConfig
+from .text.base import Tokenizer
+from .text import BPETokenizer, CharTokenizer, UnigramTokenizer, WordTokenizer, load_corpus
 
 
 def make_tokenizer(kind: str, vocab_size: int | None = None, min_freq: int | None = None,
-                   mode: str | None = None):
+                   word_mode: str | None = None, mode: str | None = None) -> Tokenizer:
     """Build an unfitted tokenizer of ``kind`` with sensible defaults.
 
     Parameters
@@ -20,22 +23,30 @@ def make_tokenizer(kind: str, vocab_size: int | None = None, min_freq: int | Non
     kind : "char", "word", "bpe" or "unigram"
     vocab_size : target vocabulary for BPE and unigram (default 2000)
     min_freq : minimum count for a word to get its own id (default 3; rarer words become <unk>)
-    mode : word tokenizer mode, "basic_english" (default: lower-case, torchtext's rules) or "cased"
+    word_mode : word tokenizer mode, "basic_english" (default: lower-case, torchtext's rules),
+        "cased" or "whitespace" (the name of ``DataConfig.word_mode`` and ``--word-mode``;
+        ``mode`` is the same, under the name the word tokenizer itself uses)
+
+    The defaults are those of :class:`scratchlstm.config.DataConfig`.
     """
+    if word_mode is not None and mode is not None and word_mode != mode:
+        raise ValueError(f"word_mode={word_mode!r} and mode={mode!r} disagree: give one of them")
+    defaults = DataConfig()
     if kind == "char":
         return CharTokenizer()
     if kind == "word":
-        return WordTokenizer(mode=mode or "basic_english", min_freq=3 if min_freq is None else min_freq,
-                             add_eos=True)
+        return WordTokenizer(mode=word_mode or mode or defaults.word_mode,
+                             min_freq=defaults.min_freq if min_freq is None else min_freq, add_eos=True)
     if kind == "bpe":
-        return BPETokenizer(vocab_size=vocab_size or 2000)
+        return BPETokenizer(vocab_size=vocab_size or defaults.vocab_size)
     if kind == "unigram":
-        return UnigramTokenizer(vocab_size=vocab_size or 2000)
+        return UnigramTokenizer(vocab_size=vocab_size or defaults.vocab_size)
     raise ValueError(f"unknown tokenizer {kind!r}; choose one of {TOKENIZER_KINDS}")
 
 
-def prepare_data(source: str, tokenizer, data_dir=None, download: bool = False, fit: bool = True,
-                 max_chars: int | None = None):
+def prepare_data(source: str | os.PathLike, tokenizer: Tokenizer, data_dir: str | os.PathLike | None = None,
+                 download: bool = False, fit: bool = True,
+                 max_chars: int | None = None) -> tuple[dict[str, "np.ndarray"], dict[str, int]]:
     """Load a corpus, fit the tokenizer on its training split, and encode every split.
 
     Parameters

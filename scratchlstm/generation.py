@@ -21,21 +21,23 @@ import numbers
 from dataclasses import dataclass, field
 from typing import Iterator
 
-from .backend import to_host, np
+from .backend import Array, to_host, np
 from .nn.functional import softmax
 
 
 @dataclass
 class GeneratedToken:
-    """One generated token: its id, the text it added, its probability and the top candidates."""
+    """One generated token: its id, the text it added, its probability, the top candidates and,
+    when asked for, what the LSTM's units computed when the token was fed back in."""
 
     id: int
     text: str
     prob: float
     candidates: list = field(default_factory=list)   # [(token_text, probability), ...]
+    activations: dict | None = None                  # see LSTMLanguageModel.activation_snapshot
 
 
-def temperature_softmax(logits, temperature: float = 1.0):
+def temperature_softmax(logits: Array, temperature: float = 1.0) -> "np.ndarray":
     r"""Probabilities of the next token at a temperature: :math:`p = \mathrm{softmax}(z / \tau)`.
 
     Parameters
@@ -57,7 +59,7 @@ def temperature_softmax(logits, temperature: float = 1.0):
     return softmax(z / temperature)
 
 
-def top_k_filter(probs, k: int):
+def top_k_filter(probs: "np.ndarray", k: int) -> "np.ndarray":
     """Keep the ``k`` most likely tokens, set the rest to zero, renormalise.
 
     Tokens tied with the k-th are kept in their order of appearance until k are kept, so exactly
@@ -79,7 +81,7 @@ def top_k_filter(probs, k: int):
     return kept / kept.sum()
 
 
-def top_p_filter(probs, p: float):
+def top_p_filter(probs: "np.ndarray", p: float) -> "np.ndarray":
     """Nucleus filtering: keep the smallest set of most likely tokens whose mass is at least ``p``.
 
     Sorted by probability, tokens are kept up to *and including* the one that brings the running
@@ -104,8 +106,8 @@ def top_p_filter(probs, p: float):
     return kept / kept.sum()
 
 
-def next_token_distribution(logits, temperature: float = 1.0, top_k: int | None = None,
-                            top_p: float | None = None):
+def next_token_distribution(logits: Array, temperature: float = 1.0, top_k: int | None = None,
+                            top_p: float | None = None) -> "np.ndarray":
     """Turn one row of logits into the probabilities that sampling uses: temperature, then
     top-k, then top-p (see :func:`temperature_softmax`, :func:`top_k_filter`, :func:`top_p_filter`).
 
@@ -153,7 +155,7 @@ def validate_prompt(prompt: str) -> None:
                          "which is not a character (was the input valid UTF-8?)") from None
 
 
-def sample_from(probs, rng) -> int:
+def sample_from(probs: Array, rng: "np.random.Generator") -> int:
     """Draw an index with probability ``probs[i]`` by inverse CDF: the first i with cdf[i] > u.
 
     Parameters
@@ -189,9 +191,33 @@ def _start_ids(tokenizer, prompt: str) -> tuple[list[int], int]:
     return (newline[-1:] or [0]), 0
 
 
+def feed(model, ids: list[int], state=None) -> tuple[Array, tuple]:
+    """Run ``ids`` (a list of token ids, one stream) through ``model``: ``(logits (T, 1, V), state)``.
+
+    A model with a ``block_size`` (the transformer) takes at most that many tokens per call, so a
+    longer prompt goes in consecutive chunks, the state (its context of recent tokens) carried
+    from one to the next: the last logits are those of one long pass with a sliding context.
+    """
+    block = getattr(model, "block_size", None) or len(ids)
+    logits = None
+    for start in range(0, len(ids), block):
+        logits, state = model(np.asarray(ids[start:start + block], dtype=np.int64)[:, None], state)
+    return logits, state
+
+
+def _step(model, token: int, state, record: bool):
+    """Feed one token: ``(logits, state, activations or None)``."""
+    ids = np.array([[token]], dtype=np.int64)
+    if record:
+        return model.forward_and_snapshot(ids, state)
+    logits, state = model(ids, state)
+    return logits, state, None
+
+
 def stream(model, tokenizer, prompt: str = "", max_new_tokens: int = 100, temperature: float = 1.0,
            top_k: int | None = None, top_p: float | None = None, seed: int | None = None,
-           stop_at_eos: bool = False, num_candidates: int = 0) -> Iterator[GeneratedToken]:
+           stop_at_eos: bool = False, num_candidates: int = 0,
+           activations: bool = False) -> Iterator[GeneratedToken]:
     """Yield generated tokens one at a time (for printing as they come, or a web page).
 
     Parameters
@@ -205,6 +231,8 @@ def stream(model, tokenizer, prompt: str = "", max_new_tokens: int = 100, temper
     seed : int or None, seeds the host sampling generator
     stop_at_eos : bool, stop after generating the tokenizer's ``<eos>``
     num_candidates : int, how many of the most likely next tokens to report with each token
+    activations : bool, report with each token what the LSTM's units computed when it was fed
+        back in (``GeneratedToken.activations``); needs a model whose ``has_units`` is True
 
     Yields
     ------
@@ -215,10 +243,13 @@ def stream(model, tokenizer, prompt: str = "", max_new_tokens: int = 100, temper
         raise ValueError(f"max_new_tokens must be an integer >= 0, got {max_new_tokens!r}")
     validate_sampling(temperature, top_k, top_p)                        # fail before any work
     validate_prompt(prompt)
+    if activations and not getattr(model, "has_units", False):
+        raise ValueError(f"activations=True needs an LSTM (a model with units to show); "
+                         f"{type(model).__name__} has none")
     rng = np.random.default_rng(seed)
     model.eval()
     ids, n_prompt = _start_ids(tokenizer, prompt)
-    logits, state = model(np.asarray(ids, dtype=np.int64)[:, None])
+    logits, state = feed(model, ids)
     last = to_host(logits[-1, 0])
     eos = getattr(tokenizer, "eos_id", None)
     generated: list[int] = []
@@ -249,10 +280,14 @@ def stream(model, tokenizer, prompt: str = "", max_new_tokens: int = 100, temper
             text = tokenizer.decode(prefix_ids + generated)[len(prefix_text):]
             piece = text[len(shown):] if text.startswith(shown) else text
             shown += piece
-        yield GeneratedToken(token, piece, float(probs[token]), candidates)
+        units = None
+        if activations:             # the units' values as they read this token: feed it first
+            logits, state, units = _step(model, token, state, record=True)
+        yield GeneratedToken(token, piece, float(probs[token]), candidates, units)
         if stopping:
             return
-        logits, state = model(np.array([[token]], dtype=np.int64), state)
+        if not activations:
+            logits, state, _ = _step(model, token, state, record=False)
         last = to_host(logits[-1, 0])
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 import numbers
 
-from .backend import resolve_device, resolve_dtype, to_device, np
+from .backend import Array, resolve_device, resolve_dtype, to_device, to_host, np
 from .nn import fast
 from .nn.layers import LSTM, Dropout, Embedding, Linear, RecurrentStack
 from .nn.module import Module
@@ -82,17 +82,34 @@ class LanguageModel(Module):
         for k, m in enumerate(dropouts):
             m.seed(seed * 1000 + k, step)
 
-    def to_device_ids(self, ids):
+    def to_device_ids(self, ids) -> Array:
         """Validate token ids (on the host when they are there) and move them to the model."""
         if not hasattr(ids, "dtype"):
             ids = np.asarray(ids)
         validate_token_ids(ids, self.vocab_size)
         return to_device(ids, self.device)
 
-    def loss(self, logits, targets):
+    def loss(self, logits: Array, targets: Array) -> tuple[Array, Array]:
         """Mean cross-entropy of ``logits (T, B, V)`` against ``targets (T, B)`` and its gradient,
         with this model's track (see ``functional``): ``loss, dlogits = model.loss(...)``."""
         return self.F.softmax_cross_entropy(logits, targets)
+
+    def describe(self) -> str:
+        """One line for people: the kind and shape of the model (a subclass says more)."""
+        return type(self).__name__
+
+    #: Whether :meth:`activation_snapshot` has LSTM units to show.
+    has_units = False
+
+    def activation_snapshot(self) -> dict | None:
+        """What the units computed at the last position of the last forward pass (batch row 0),
+        or None for a model without LSTM units (see :meth:`LSTMLanguageModel.activation_snapshot`)."""
+        return None
+
+    def forward_and_snapshot(self, ids: Array, state: tuple | None = None) -> tuple[Array, tuple, dict | None]:
+        """``forward`` followed by :meth:`activation_snapshot`: ``(logits, state, snapshot)``."""
+        logits, state = self(ids, state)
+        return logits, state, self.activation_snapshot()
 
 
 class LSTMLanguageModel(LanguageModel):
@@ -212,11 +229,11 @@ class LSTMLanguageModel(LanguageModel):
         if target != "cpu":
             self.to(target)
 
-    def init_state(self, batch_size: int):
+    def init_state(self, batch_size: int) -> tuple:
         """Zero hidden state ``(h, c)``, each ``(num_layers, B, H)`` (``(h,)`` for GRU/RNN)."""
         return self.lstm.init_state(batch_size)
 
-    def forward(self, ids, state=None):
+    def forward(self, ids: Array, state: tuple | None = None) -> tuple[Array, tuple]:
         """Logits for the next token at every position.
 
         Parameters
@@ -245,6 +262,41 @@ class LSTMLanguageModel(LanguageModel):
         logits = self.decoder(dropped)
         return logits, state
 
+    @property
+    def has_units(self) -> bool:
+        """True for the LSTM cell (its gates, cell and hidden states can be read after a forward)."""
+        return self.config["cell"] == "lstm"
+
+    def activation_snapshot(self, digits: int = 4) -> dict | None:
+        """The LSTM's units at the last position of the last forward pass, batch row 0, on the host.
+
+        What the web playground colours text by: after each generated token is fed in, the
+        hidden and cell state of every unit and the mean of every gate over the units (how open
+        the gate is at that token, on average).
+
+        Returns
+        -------
+        dict or None (GRU and RNN cells): ``"h"``, ``"c"``: lists of L lists of H floats (one
+        per layer); ``"i"``, ``"f"``, ``"g"``, ``"o"``: lists of L floats (the gate's mean over
+        the H units). Rounded to ``digits`` decimals (float32 holds about 7 significant digits).
+        """
+        if not self.has_units:
+            return None
+        out = {name: [] for name in "hcifgo"}
+        for layer in self.lstm.layers:
+            acts = layer.activations()
+            for name in "hc":
+                out[name].append(np.round(to_host(acts[name][-1, 0]).astype(np.float64), digits).tolist())
+            for name in "ifgo":
+                out[name].append(round(float(to_host(acts[name][-1, 0]).mean()), digits))
+        return out
+
+    def describe(self) -> str:
+        """E.g. ``2-layer LSTM, 256 units, embedding 256, tied``."""
+        c = self.config
+        return (f"{c['num_layers']}-layer {c['cell'].upper()}, {c['hidden_dim']} units, embedding "
+                f"{c['embed_dim']}" + (", tied" if c["tie_weights"] else ""))
+
     def regularisation_loss(self) -> float:
         """AR + TAR of the last forward pass (0 outside training or without them): what the
         backward pass adds the gradient of, on top of the cross-entropy's."""
@@ -255,7 +307,7 @@ class LSTMLanguageModel(LanguageModel):
         return (float(activation_regularisation(dropped, c["ar_alpha"])[0]) +
                 float(temporal_activation_regularisation(hs, c["tar_beta"])[0]))
 
-    def backward(self, dlogits) -> None:
+    def backward(self, dlogits: Array) -> None:
         """Backpropagate ``dloss/dlogits (T, B, V)`` and accumulate into every ``Parameter.grad``.
 
         Gradients add up (``+=``) until :meth:`zero_grad`; with tied weights the embedding matrix

@@ -21,7 +21,7 @@ from __future__ import annotations
 import math
 from contextlib import contextmanager
 
-from .backend import get_array_module, to_device, to_host, device_of
+from .backend import Array, get_array_module, to_device, to_host, device_of
 
 
 # ----------------------------------------------------------------------------------------------
@@ -384,7 +384,7 @@ class AdamW(Adam):
         return g
 
 
-def grad_norm(params, sync: bool = True):
+def grad_norm(params, sync: bool = True) -> float | Array:
     """Global L2 norm of all gradients: ``sqrt(sum_p ||grad_p||^2)``.
 
     Parameters
@@ -405,7 +405,7 @@ def grad_norm(params, sync: bool = True):
     return xp.sqrt(total)
 
 
-def clip_grad_norm(params, max_norm: float, sync: bool = True):
+def clip_grad_norm(params, max_norm: float, sync: bool = True) -> float | Array:
     """Scale all gradients together so their global L2 norm is at most ``max_norm``.
 
     Clipping by the *global* norm keeps the direction of the whole update and only shortens it
@@ -448,8 +448,39 @@ def clip_grad_norm(params, max_norm: float, sync: bool = True):
 
 # ----------------------------------------------------------------------------------------------
 # Learning-rate schedules. Each one changes ``optimizer.lr``; call ``step`` where documented.
+# A training loop calls every schedule through the same two hooks instead: ``on_step()`` after
+# each optimizer step and ``on_epoch_end(epoch, valid_loss)`` after each epoch; a schedule
+# reacts to the hook it needs and ignores the other.
 # ----------------------------------------------------------------------------------------------
-class ReduceLROnPlateau:
+class Schedule:
+    """The hooks a training loop calls on every learning-rate schedule (each does nothing here).
+
+    Subclasses override the one they need: a schedule by the step (warm-up, cosine) acts in
+    :meth:`on_step`, one by the epoch or by validation (decay, plateau) in :meth:`on_epoch_end`.
+    """
+
+    def on_step(self) -> None:
+        """Called after every optimizer step."""
+
+    def on_epoch_end(self, epoch: int, valid_loss: float | None) -> None:
+        """Called after every epoch (epochs count from 1) with its validation loss, or None when
+        there is no validation split."""
+
+    def state_dict(self) -> dict:
+        return {}
+
+    def load_state_dict(self, state: dict) -> None:
+        pass
+
+
+class ConstantLR(Schedule):
+    """No schedule: the learning rate stays where the optimizer has it (``schedule="none"``)."""
+
+    def __init__(self, optimizer=None):
+        self.optimizer = optimizer
+
+
+class ReduceLROnPlateau(Schedule):
     """Multiply the learning rate by ``factor`` when the validation loss stops improving.
 
     Call ``step(val_loss)`` once per epoch. Improvement means ``val_loss < best * (1 - threshold)``;
@@ -483,8 +514,13 @@ class ReduceLROnPlateau:
     def load_state_dict(self, state: dict) -> None:
         self.best, self.bad_epochs = float(state["best"]), int(state["bad_epochs"])
 
+    def on_epoch_end(self, epoch: int, valid_loss: float | None) -> None:
+        """Step on the validation loss (nothing to do without a validation split)."""
+        if valid_loss is not None:
+            self.step(valid_loss)
 
-class EpochDecay:
+
+class EpochDecay(Schedule):
     """Multiply the learning rate by ``factor`` at the end of every epoch after ``start_epoch``.
 
     Zaremba et al.'s small PTB model: lr 1, halved (``factor=0.5``) after each epoch from epoch 4
@@ -498,14 +534,11 @@ class EpochDecay:
         if epoch >= self.start_epoch:
             self.optimizer.lr *= self.factor
 
-    def state_dict(self) -> dict:
-        return {}
-
-    def load_state_dict(self, state: dict) -> None:
-        pass
+    def on_epoch_end(self, epoch: int, valid_loss: float | None) -> None:
+        self.step(epoch)
 
 
-class WarmupCosine:
+class WarmupCosine(Schedule):
     """Linear warm-up for ``warmup_steps``, then cosine decay to ``min_lr`` at ``total_steps``.
 
     Call ``step()`` after every optimizer step. ``lr(t)`` is a pure function of the step, so
@@ -539,6 +572,9 @@ class WarmupCosine:
     def load_state_dict(self, state: dict) -> None:
         self.t, self.base_lr = int(state["t"]), float(state["base_lr"])
         self.optimizer.lr = self.lr_at(self.t)
+
+    def on_step(self) -> None:
+        self.step()
 
 
 class EarlyStopping:

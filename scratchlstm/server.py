@@ -9,8 +9,11 @@ API
     Model name, tokenizer kind, vocabulary size, parameter count, device, limits.
 ``POST /api/generate``  (JSON body)
     ``{"prompt": str, "max_new_tokens": int, "temperature": float, "top_k": int|null,
-    "top_p": float|null, "seed": int|null, "stop_at_eos": bool}`` ->
-    ``{"text": str, "tokens": [{"id", "text", "prob", "candidates": [[text, prob], ...]}]}``
+    "top_p": float|null, "seed": int|null, "stop_at_eos": bool, "activations": bool}`` ->
+    ``{"text": str, "tokens": [{"id", "text", "prob", "candidates": [[text, prob], ...]}]}``;
+    with ``"activations": true`` (LSTM checkpoints only: ``units`` in ``/api/info`` is not null)
+    every token also carries ``"activations": {"h": [[...H] per layer], "c": [...], "i": [mean
+    per layer], "f", "g", "o"}``, what the LSTM's units computed as it read that token.
 ``POST /api/generate/stream``  (same body)
     Server-sent events: one ``data: {token}`` event per generated token, then ``event: done``;
     a failure after the stream has started is an ``event: error`` with ``{"error": ...}``.
@@ -75,11 +78,14 @@ class _LockedModel:
     """Serialises forward passes of one shared model across request threads.
 
     Generation passes the hidden state explicitly, so requests never share *state*; the lock
-    guards the layers' per-call caches, so concurrent generations cannot interfere at all.
+    guards the layers' per-call caches, so concurrent generations cannot interfere at all (and
+    the activations read after a forward are that forward's).
     """
 
     def __init__(self, model):
         self._model, self._lock = model, threading.Lock()
+        self.block_size = getattr(model, "block_size", None)
+        self.has_units = getattr(model, "has_units", False)
 
     def eval(self):
         return self
@@ -87,6 +93,10 @@ class _LockedModel:
     def __call__(self, ids, state=None):
         with self._lock:
             return self._model(ids, state)
+
+    def forward_and_snapshot(self, ids, state=None):
+        with self._lock:
+            return self._model.forward_and_snapshot(ids, state)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -128,7 +138,8 @@ def parse_generation_request(body: bytes) -> dict:
         raise BadRequest(f"body is not valid JSON: {exc}") from None
     if not isinstance(data, dict):
         raise BadRequest("body must be a JSON object")
-    unknown = sorted(set(data) - {"prompt", "max_new_tokens", "temperature", "top_k", "top_p", "seed", "stop_at_eos"})
+    unknown = sorted(set(data) - {"prompt", "max_new_tokens", "temperature", "top_k", "top_p", "seed",
+                                  "stop_at_eos", "activations"})
     if unknown:
         raise BadRequest(f"unknown fields {unknown}")
 
@@ -161,13 +172,16 @@ def parse_generation_request(body: bytes) -> dict:
     stop_at_eos = data.get("stop_at_eos", False)
     if not isinstance(stop_at_eos, bool):
         raise BadRequest("stop_at_eos must be true or false")
+    activations = data.get("activations", False)
+    if not isinstance(activations, bool):
+        raise BadRequest("activations must be true or false")
     kwargs = dict(prompt=prompt,
                   max_new_tokens=number("max_new_tokens", 100, int, 1, LIMITS["max_new_tokens"]),
                   temperature=number("temperature", 1.0, float, 0.0, LIMITS["max_temperature"]),
                   top_k=number("top_k", None, int, 1, 1_000_000, allow_none=True),
                   top_p=top_p,
                   seed=number("seed", None, int, 0, 2 ** 32 - 1, allow_none=True),
-                  stop_at_eos=stop_at_eos)
+                  stop_at_eos=stop_at_eos, activations=activations)
     try:
         validate_sampling(kwargs["temperature"], kwargs["top_k"], kwargs["top_p"])
     except ValueError as exc:
@@ -179,8 +193,11 @@ _CONTENT_LENGTH = re.compile(r"[0-9]{1,18}")
 
 
 def _token_json(token) -> dict:
-    return {"id": token.id, "text": token.text, "prob": token.prob,
-            "candidates": [[text, prob] for text, prob in token.candidates]}
+    out = {"id": token.id, "text": token.text, "prob": token.prob,
+           "candidates": [[text, prob] for text, prob in token.candidates]}
+    if token.activations is not None:
+        out["activations"] = token.activations
+    return out
 
 
 # ----------------------------------------------------------------------------------------------
@@ -348,6 +365,9 @@ def make_handler(model, tokenizer, info: dict, limits: dict | None = None):
             try:
                 kwargs = parse_generation_request(self._read_body())
                 tokenizer.encode(kwargs["prompt"])     # fail here, not after a 200 has gone out
+                if kwargs["activations"] and not locked.has_units:
+                    raise BadRequest(f"this checkpoint's model ({info['model']}) has no LSTM units to "
+                                     "show: leave out \"activations\" (units is null in /api/info)")
             except BadRequest:
                 self.close_connection = True
                 raise
@@ -484,9 +504,28 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+#: Prompts the page offers as examples (those the tokenizer can encode without <unk>).
+EXAMPLE_PROMPTS = ("the vaccine", "masks", "Q: Do masks work?\nA:", "My grandmother", "The virus spreads")
+
+
+def example_prompts(tokenizer) -> list[str]:
+    """The example prompts that this tokenizer encodes without unknown tokens (a word or char
+    model trained on other text may not know some of their words or letters)."""
+    unk = getattr(tokenizer, "unk_id", None)
+    kept = []
+    for prompt in EXAMPLE_PROMPTS:
+        try:
+            ids = tokenizer.encode(prompt)
+        except (ValueError, TypeError):
+            continue
+        if ids and (unk is None or unk not in ids):
+            kept.append(prompt)
+    return kept or ["the"]
+
+
 def make_server(checkpoint, host: str = "127.0.0.1", port: int = 8000, device: str | None = None,
                 max_generations: int | None = None, request_timeout: float | None = None,
-                queue_timeout: float | None = None):
+                queue_timeout: float | None = None) -> "PlaygroundServer":
     """Load a checkpoint and build (but do not start) the HTTP server. Port 0 picks a free port.
 
     ``max_generations``, ``request_timeout`` and ``queue_timeout`` override
@@ -511,9 +550,12 @@ def make_server(checkpoint, host: str = "127.0.0.1", port: int = 8000, device: s
         raise ValueError(f"{checkpoint} holds no tokenizer, so it cannot turn text into ids")
     model = ckpt.build_model(device).eval()
     c = model.config
+    units = ({"layers": c["num_layers"], "hidden": c["hidden_dim"]}
+             if getattr(model, "has_units", False) else None)
     info = {"name": Path(checkpoint).parent.name + "/" + Path(checkpoint).name,
-            "model": f"{c['num_layers']}-layer {c.get('cell', 'lstm').upper()}, {c['hidden_dim']} units, "
-                     f"embedding {c['embed_dim']}" + (", tied" if c["tie_weights"] else ""),
+            "model": model.describe(), "kind": type(model).__name__,
+            "units": units, "context": getattr(model, "block_size", None),
+            "examples": example_prompts(tokenizer),
             "tokenizer": tokenizer.kind, "vocab_size": tokenizer.vocab_size,
             "parameters": model.num_parameters(), "device": model.device, "limits": limits}
     try:

@@ -39,15 +39,17 @@ import signal
 import threading
 import time
 import uuid
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict
 from pathlib import Path
+from typing import Callable
 
 from .backend import device_of, kernel_cache_dir, read_scalars, to_device, to_host, np
 from .checkpoint import (CheckpointError, NonFiniteWeightsError, OutputError, load_checkpoint,
                          remove_stale_temp_files, save_checkpoint, write_atomically)
-from .optim import (SGD, Adam, AdamW, EarlyStopping, EpochDecay, ReduceLROnPlateau, WarmupCosine,
-                    clip_grad_norm, grad_norm)
-from .progress import Progress
+from .config import DataConfig, TrainConfig
+from .optim import (SGD, Adam, AdamW, ConstantLR, EarlyStopping, EpochDecay, ReduceLROnPlateau,
+                    WarmupCosine, clip_grad_norm, grad_norm)
+from .progress import Progress, terminal_columns
 from .text import batchify, bptt_windows
 
 
@@ -68,19 +70,6 @@ def _flag(name: str) -> str:
     return "--" + name.replace("_", "-")
 
 
-def _check_int(name: str, value, low: int, none_ok: bool = False) -> None:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low:
-        extra = " or None" if none_ok else ""
-        raise ValueError(f"{name} ({_flag(name)}) must be an integer >= {low}{extra}, got {value!r}")
-
-
-def _check_real(name: str, value, wanted: str, inside) -> None:
-    ok = (isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
-          and inside(value))
-    if not ok:
-        raise ValueError(f"{name} ({_flag(name)}) must be a finite number {wanted}, got {value!r}")
-
-
 def divergence_threshold(vocab_size: int) -> float:
     r"""The loss (nats/token) above which training counts as diverged although finite.
 
@@ -89,81 +78,6 @@ def divergence_threshold(vocab_size: int) -> float:
     (``lr=1e6``: losses around 1e6) is far beyond it.
     """
     return 10.0 * math.log(vocab_size) + 10.0
-
-
-@dataclass
-class TrainConfig:
-    """Everything about *how* to train (the model's shape lives in the model's config).
-
-    Attributes
-    ----------
-    epochs : int, maximum number of passes over the training stream
-    batch_size, eval_batch_size : int, parallel streams for training and for evaluation
-    bptt : int, window length in time steps; ``variable_bptt`` jitters it (AWD-LSTM)
-    optimizer : "adam", "adamw" or "sgd"; lr, momentum, weight_decay as in :mod:`scratchlstm.optim`
-    clip : float or None, global gradient-norm limit
-    schedule : "plateau" (lr *= plateau_factor when validation stalls for more than
-        plateau_patience epochs), "epoch_decay" (lr *= decay_factor after every epoch from
-        decay_start, Zaremba et al.), "cosine" (warm-up then cosine to min_lr) or "none"
-    warmup_steps : int, cosine: linear warm-up steps (cut to the length of the run when the run
-        is shorter, e.g. a smoke test on a slice of the corpus)
-    patience : int or None, early stopping after this many epochs without validation improvement
-    max_steps_per_epoch : int or None, cap on windows per epoch (smoke tests, quick demos)
-    progress : bool or None, show a progress bar (None: only on a terminal)
-    """
-
-    epochs: int = 10
-    batch_size: int = 20
-    eval_batch_size: int = 10
-    bptt: int = 35
-    variable_bptt: bool = False
-    optimizer: str = "adam"
-    lr: float = 2e-3
-    momentum: float = 0.0
-    weight_decay: float = 0.0
-    clip: float | None = 0.25
-    schedule: str = "plateau"
-    plateau_factor: float = 0.25
-    plateau_patience: int = 0
-    decay_start: int = 4
-    decay_factor: float = 0.5
-    warmup_steps: int = 0
-    min_lr: float = 0.0
-    patience: int | None = None
-    seed: int = 0
-    max_steps_per_epoch: int | None = None
-    progress: bool | None = None
-
-    def __post_init__(self):
-        if self.optimizer not in ("adam", "adamw", "sgd"):
-            raise ValueError(f"optimizer must be 'adam', 'adamw' or 'sgd', got {self.optimizer!r}")
-        if self.schedule not in ("plateau", "epoch_decay", "cosine", "none"):
-            raise ValueError(f"schedule must be 'plateau', 'epoch_decay', 'cosine' or 'none', got {self.schedule!r}")
-        for name in ("epochs", "batch_size", "eval_batch_size", "bptt"):
-            _check_int(name, getattr(self, name), low=1)
-        for name in ("plateau_patience", "decay_start", "warmup_steps", "seed"):
-            _check_int(name, getattr(self, name), low=0)
-        for name in ("patience", "max_steps_per_epoch"):
-            if getattr(self, name) is not None:
-                _check_int(name, getattr(self, name), low=1, none_ok=True)
-        # Every float must be finite: NaN slips through "lr <= 0" (every comparison with NaN is
-        # False) and one NaN update turns every weight into NaN.
-        _check_real("lr", self.lr, "> 0", lambda v: v > 0)
-        _check_real("momentum", self.momentum, "in [0, 1)", lambda v: 0 <= v < 1)
-        _check_real("weight_decay", self.weight_decay, ">= 0", lambda v: v >= 0)
-        if self.clip is not None:
-            _check_real("clip", self.clip, "> 0 (or None: no clipping)", lambda v: v > 0)
-        _check_real("plateau_factor", self.plateau_factor, "in (0, 1)", lambda v: 0 < v < 1)
-        _check_real("decay_factor", self.decay_factor, "in (0, 1]", lambda v: 0 < v <= 1)
-        _check_real("min_lr", self.min_lr, ">= 0", lambda v: v >= 0)
-
-    @classmethod
-    def from_dict(cls, d: dict) -> "TrainConfig":
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(d) - known)
-        if unknown:
-            raise ValueError(f"unknown training options {unknown}; known: {sorted(known)}")
-        return cls(**d)
 
 
 def _batchify_split(ids: dict, split: str, batch_size: int, option: str):
@@ -176,7 +90,25 @@ def _batchify_split(ids: dict, split: str, batch_size: int, option: str):
     return batchify(ids[split], batch_size)
 
 
-def make_optimizer(config: TrainConfig, params):
+def epoch_line(row: dict, width: int | None = None) -> str:
+    """The one line (or two, to stay inside ``width`` columns, default the terminal's) that
+    reports an epoch: losses, perplexities, bits per character, learning rate, speed, time."""
+    parts = [f"epoch {row['epoch']:3d}", f"train loss {row['train_loss']:.3f} ppl {row['train_ppl']:.2f}"]
+    if "valid_loss" in row:
+        parts.append(f"valid loss {row['valid_loss']:.3f} ppl {row['valid_ppl']:.2f}"
+                     + (f" bpc {row['valid_bpc']:.3f}" if "valid_bpc" in row else ""))
+    parts += [f"lr {row['lr']:.3g}", f"{row['tokens_per_s']:,.0f} tok/s", f"{row['seconds']:.1f}s"]
+    width = width or max(60, min(terminal_columns(), 200))
+    lines = [parts[0]]
+    for part in parts[1:]:
+        if len(lines[-1]) + 3 + len(part) > width:
+            lines.append(" " * len(f"epoch {row['epoch']:3d}"))
+        lines[-1] += " | " + part
+    return "\n".join(lines)
+
+
+def make_optimizer(config: TrainConfig, params) -> SGD | Adam:
+    """The optimizer ``config.optimizer`` names, over ``params``, with the config's settings."""
     if config.optimizer == "sgd":
         return SGD(params, lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay)
     if config.optimizer == "adamw":
@@ -194,12 +126,14 @@ def bits_per_char(loss: float, n_tokens: int, n_chars: int) -> float:
     return loss * n_tokens / max(n_chars, 1) / math.log(2)
 
 
-def evaluate(model, ids, batch_size: int = 10, bptt: int = 35) -> float:
+def evaluate(model, ids, batch_size: int = 10, bptt: int = 35, progress: Callable[[int], object] | None = None) -> float:
     """Mean cross-entropy (nats per token) of ``model`` on a token stream, state carried over.
 
     Parameters
     ----------
     ids : (N,) int array of token ids, or an already batchified (T, B) array
+    progress : callable or None, called with 1 after every window (e.g. a progress bar's
+        ``update``); it reads nothing from the device
     """
     data = ids if getattr(ids, "ndim", 1) == 2 else batchify(ids, batch_size)
     model.eval()
@@ -211,10 +145,12 @@ def evaluate(model, ids, batch_size: int = 10, bptt: int = 35) -> float:
         loss, _ = model.loss(logits, model.to_device_ids(targets))
         total = total + loss * targets.size      # stays on the device until the end
         count += targets.size
+        if progress is not None:
+            progress(1)
     return float(total) / max(count, 1)
 
 
-def train_step(model, optimizer, inputs, targets, state=None, clip: float | None = None):
+def train_step(model, optimizer, inputs, targets, state=None, clip: float | None = None) -> tuple:
     """One step of truncated backpropagation through time, written to be read.
 
     Forward over one window from the carried ``state``, the loss and its gradient, backward (the
@@ -295,12 +231,17 @@ class Trainer:
         None keeps everything in memory
     chars : optional dict split -> number of characters of the raw text, to report bits per char
     log : callable for one line per epoch (default ``print``; pass ``None`` for silence)
+    data_config : DataConfig or None, where the token streams came from (corpus, ``max_chars``,
+        tokenizer options): stored in checkpoints as ``data_config`` so that a resumed run reads
+        the same text
     """
 
     def __init__(self, model, data: dict, config: TrainConfig | dict | None = None, tokenizer=None,
-                 out_dir=None, chars: dict | None = None, log=print):
+                 out_dir=None, chars: dict | None = None, log=print,
+                 data_config: DataConfig | None = None):
         self.model = model
         self.config = config if isinstance(config, TrainConfig) else TrainConfig.from_dict(config or {})
+        self.data_config = data_config
         self.tokenizer = tokenizer
         self.out_dir = Path(out_dir) if out_dir is not None else None
         self.chars = chars or {}
@@ -352,6 +293,9 @@ class Trainer:
         return min(n, cap) if cap else n
 
     def _make_scheduler(self):
+        """The learning-rate schedule ``config.schedule`` names. Every schedule is driven the same
+        way, through ``on_step()`` and ``on_epoch_end(epoch, valid_loss)`` (see
+        :class:`scratchlstm.optim.Schedule`)."""
         c = self.config
         if c.schedule == "plateau":
             return ReduceLROnPlateau(self.optimizer, factor=c.plateau_factor, patience=c.plateau_patience,
@@ -362,7 +306,7 @@ class Trainer:
             total_steps = c.epochs * self.steps_per_epoch()
             return WarmupCosine(self.optimizer, total_steps=total_steps,
                                 warmup_steps=min(c.warmup_steps, total_steps), min_lr=c.min_lr)
-        return None
+        return ConstantLR(self.optimizer)
 
     def _windows(self, epoch: int):
         c = self.config
@@ -398,8 +342,7 @@ class Trainer:
                 f"weights were not updated. {self.good_checkpoint_note()} Lower the learning rate "
                 f"(now {self.optimizer.lr:g}) or clip the gradient norm (clip=...).")
         self.optimizer.step()
-        if isinstance(self.scheduler, WarmupCosine):
-            self.scheduler.step()
+        self.scheduler.on_step()
         self.state = state
         self.global_step += 1
         self.window += 1
@@ -474,10 +417,10 @@ class Trainer:
                 fields = {}
                 if self._unread_steps == 0:              # the loss was read with this step
                     avg = self.epoch_loss_sum / max(self.epoch_tokens, 1)
-                    fields = dict(loss=avg, ppl=perplexity(avg))
-                seen = self.epoch_tokens - tokens_at_start
-                bar.update(1, tok_s=int(seen / (time.perf_counter() - start)), lr=self.optimizer.lr,
-                           **fields)
+                    seen = self.epoch_tokens - tokens_at_start
+                    fields = dict(loss=avg, ppl=perplexity(avg),
+                                  tok_s=int(seen / max(time.perf_counter() - start, 1e-9)))
+                bar.update(1, **fields)
                 if stop is not None and stop.requested:
                     self._read_loss()
                     return False
@@ -577,13 +520,21 @@ class Trainer:
                 f"{self.good_checkpoint_note()} Lower the learning rate (now {self.optimizer.lr:g}) "
                 "or clip the gradient norm (clip=...).")
 
+    def _evaluate(self, split: str, desc: str | None = None) -> float:
+        """Mean loss on ``split`` with the best settings for it, showing its own progress bar."""
+        c = self.config
+        data = self.eval_data[split]
+        with Progress(len(bptt_windows(data, c.bptt)), desc or f"epoch {self.epoch}: {split}",
+                      enabled=c.progress) as bar:
+            return evaluate(self.model, data, c.eval_batch_size, c.bptt, progress=bar.update)
+
     def _end_epoch(self) -> None:
         c = self.config
         train_loss = self.epoch_loss_sum / max(self.epoch_tokens, 1)
         row = {"epoch": self.epoch, "train_loss": train_loss, "train_ppl": perplexity(train_loss),
                "lr": self.optimizer.lr, "tokens_per_s": self._epoch_tok_s, "seconds": self._epoch_seconds}
         if "valid" in self.eval_data:
-            valid_loss = evaluate(self.model, self.eval_data["valid"], c.eval_batch_size, c.bptt)
+            valid_loss = self._evaluate("valid")
             row.update(valid_loss=valid_loss, valid_ppl=perplexity(valid_loss))
         self._check_divergence(row)
         improved = False
@@ -593,20 +544,11 @@ class Trainer:
             improved = valid_loss < self.best_valid
             if self.stopper is not None:
                 self.stopper.update(valid_loss)
-            if isinstance(self.scheduler, ReduceLROnPlateau):
-                self.scheduler.step(valid_loss)
         else:
             improved = True
-        if isinstance(self.scheduler, EpochDecay):
-            self.scheduler.step(self.epoch)
+        self.scheduler.on_epoch_end(self.epoch, row.get("valid_loss"))
         self.history.append(row)
-        msg = (f"epoch {self.epoch:3d} | train loss {train_loss:.3f} ppl {row['train_ppl']:8.2f}")
-        if "valid_loss" in row:
-            msg += f" | valid loss {row['valid_loss']:.3f} ppl {row['valid_ppl']:8.2f}"
-        if "valid_bpc" in row:
-            msg += f" bpc {row['valid_bpc']:.3f}"
-        msg += f" | lr {row['lr']:.3g} | {row['tokens_per_s']:,.0f} tok/s | {row['seconds']:.1f}s"
-        self.log(msg)
+        self.log(epoch_line(row))
         if improved:
             self.best_valid = row.get("valid_loss", train_loss)
             self.best_epoch = self.epoch
@@ -629,20 +571,22 @@ class Trainer:
             self.model.load_state_dict(self.best_weights)
         for split in ("valid", "test"):
             if split in self.eval_data:
-                loss = evaluate(self.model, self.eval_data[split], c.eval_batch_size, c.bptt)
+                loss = self._evaluate(split, f"best epoch {self.best_epoch}: {split}")
                 result[f"{split}_loss"], result[f"{split}_ppl"] = loss, perplexity(loss)
                 if split in self.chars:
                     result[f"{split}_bpc"] = bits_per_char(loss, self.ids[split].size - 1, self.chars[split])
         self.result = result
-        if "test_loss" in result:
+        if "test_loss" in result:                  # the run's one summary line
+            bpc = f" ({result['test_bpc']:.3f} bits/char)" if "test_bpc" in result else ""
             self.log(f"best epoch {self.best_epoch}: valid ppl {result.get('valid_ppl', float('nan')):.2f}, "
-                     f"test ppl {result['test_ppl']:.2f}")
+                     f"test ppl {result['test_ppl']:.2f}{bpc}")
         if self.out_dir:
             self.write_history()
 
     # -- persistence ----------------------------------------------------------------------------
     def write_history(self) -> None:
-        """history.json (with the final result), history.csv and curves.png in ``out_dir``.
+        """history.json (the training config as ``config``, the model's as ``model``, the data's as
+        ``data``, every epoch and the final result), history.csv and curves.png in ``out_dir``.
 
         Each file is written atomically (a temporary file, then a rename), so a kill mid-write
         leaves the previous version, never half a file.
@@ -653,8 +597,9 @@ class Trainer:
         import matplotlib.pyplot as plt  # noqa: PLC0415
 
         write_atomically(self.out_dir / "history.json", json.dumps(
-            {"config": asdict(self.config), "model": self.model.config, "history": self.history,
-             "result": self.result}, indent=2).encode("utf-8"))
+            {"config": asdict(self.config), "model": self.model.config,
+             "data": asdict(self.data_config) if self.data_config is not None else None,
+             "history": self.history, "result": self.result}, indent=2).encode("utf-8"))
         keys = sorted({k for row in self.history for k in row}, key=lambda k: (k != "epoch", k))
         table = io.StringIO(newline="")
         writer = csv.DictWriter(table, fieldnames=keys)
@@ -686,8 +631,9 @@ class Trainer:
             "train_tokens": int(self.ids["train"].size),
             "history": self.history, "best_valid": self.best_valid if math.isfinite(self.best_valid) else None,
             "best_epoch": self.best_epoch,
-            "scheduler": self.scheduler.state_dict() if self.scheduler is not None else None,
+            "scheduler": self.scheduler.state_dict(),
             "stopper": self.stopper.state_dict() if self.stopper is not None else None,
+            "data_config": asdict(self.data_config) if self.data_config is not None else None,
             "extra": self.extra_meta,
         }
         arrays = {}
@@ -748,9 +694,10 @@ class Trainer:
                              f"data give only {trainer.steps_per_epoch()} steps per epoch: resume with the "
                              "same corpus, --max-chars, --batch-size and --bptt as the original run")
         trainer.extra_meta = m.get("extra") if isinstance(m.get("extra"), dict) else {}
+        trainer.data_config = read_data_config(path, m)
         trainer.run_id = m.get("run_id") or trainer.run_id
         try:
-            if trainer.scheduler is not None and m.get("scheduler") is not None:
+            if m.get("scheduler") is not None:
                 trainer.scheduler.load_state_dict(m["scheduler"])
             if trainer.stopper is not None and m.get("stopper") is not None:
                 trainer.stopper.load_state_dict(m["stopper"])
@@ -766,6 +713,28 @@ class Trainer:
                                     else _best_weights_of_run(best, m.get("run_id"), model))
         trainer.last_good = (Path(path), trainer.epoch, trainer.window)
         return trainer
+
+
+def read_data_config(path, m: dict) -> DataConfig | None:
+    """The DataConfig a training checkpoint's metadata ``m`` records (None when it records none).
+
+    Checkpoints of scratchlstm 0.1 kept the command line's settings in ``extra.cli_settings``
+    under other names; those are read too.
+    """
+    from .config import data_config_from_legacy, from_dict  # noqa: PLC0415
+
+    saved = m.get("data_config")
+    try:
+        if isinstance(saved, dict):
+            return from_dict(DataConfig, saved, "data options")
+        extra = m.get("extra") if isinstance(m.get("extra"), dict) else {}
+        if isinstance(extra.get("cli_settings"), dict):
+            return data_config_from_legacy(extra["cli_settings"])
+    except (TypeError, ValueError) as exc:
+        raise CheckpointError(f"{path}: its data settings are damaged ({exc})") from exc
+    if saved is not None:
+        raise CheckpointError(f"{path}: its data settings are damaged (not a JSON object)")
+    return None
 
 
 def _read_position(path, m: dict) -> tuple:

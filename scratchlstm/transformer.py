@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import math
 
-from .backend import get_array_module, resolve_dtype, np
+from .backend import Array, get_array_module, resolve_dtype, np
 from .models import LanguageModel
 from .nn import attention as A
 from .nn.layers import Dropout, Embedding, Linear
@@ -151,11 +151,11 @@ class TransformerLanguageModel(LanguageModel):
     def block_size(self) -> int:
         return self.config["block_size"]
 
-    def init_state(self, batch_size: int):
+    def init_state(self, batch_size: int) -> tuple:
         """No context yet: ``(context,)`` with ``context (0, B)``."""
         return (self.xp.zeros((0, batch_size), dtype=np.int64),)
 
-    def forward(self, ids, state=None):
+    def forward(self, ids: Array, state: tuple | None = None) -> tuple[Array, tuple]:
         """Logits for the next token at every new position.
 
         Parameters
@@ -191,7 +191,7 @@ class TransformerLanguageModel(LanguageModel):
         logits = self.decoder(x[keep:])
         return logits, (tokens[max(0, tokens.shape[0] - (self.block_size - 1)):],)
 
-    def backward(self, dlogits) -> None:
+    def backward(self, dlogits: Array) -> None:
         """Backpropagate ``dloss/dlogits (T, B, V)`` into every parameter (accumulating)."""
         if self._cache is None:
             raise RuntimeError("TransformerLanguageModel.backward called without a preceding forward")
@@ -208,6 +208,12 @@ class TransformerLanguageModel(LanguageModel):
         dx = self.drop_in.backward(dx)
         self.position.backward(dx.sum(axis=1))                           # every batch row shares them
         self.embedding.backward(dx)
+
+    def describe(self) -> str:
+        """E.g. ``2-block transformer, d_model 128, 4 heads, context 64 tokens, tied``."""
+        c = self.config
+        return (f"{c['n_layers']}-block transformer, d_model {c['d_model']}, {c['n_heads']} heads, "
+                f"context {c['block_size']} tokens" + (", tied" if c["tie_weights"] else ""))
 
     def __repr__(self) -> str:
         c = self.config

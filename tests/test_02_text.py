@@ -711,7 +711,7 @@ def test_tinyshakespeare_is_split_90_10_by_characters(corpus_dir):
 
 
 def test_covid_corpus_loads(corpus_dir):
-    """The COVID corpus (shipped in examples/data/covid, or in the data folder): three non-empty
+    """The COVID corpus (shipped in the package, scratchlstm/corpora/covid, or in the data folder): three non-empty
     splits of documents, train the largest."""
     shipped = CORPORA["covid"].local
     root = None if shipped and (shipped / "train.txt").is_file() else corpus_dir("covid")

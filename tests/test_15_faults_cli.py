@@ -438,7 +438,7 @@ def test_resume_accepts_repeated_model_flags_and_reuses_max_chars(capsys, finish
     assert code == 0, err
     meta = load_checkpoint(run / "last.npz").user_meta
     assert meta["epoch"] == 3 and meta["train_tokens"] == tokens
-    assert meta["extra"]["cli_settings"]["max_chars"] == 1500
+    assert meta["data_config"]["max_chars"] == 1500          # saved under its option's name
 
 
 def test_resume_with_less_data_than_the_position_needs_is_a_clear_error(tmp_path):

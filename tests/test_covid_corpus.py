@@ -1,4 +1,4 @@
-"""The COVID-19 corpus shipped in examples/data/covid meets its quality bars.
+"""The COVID-19 corpus shipped in scratchlstm/corpora/covid (package data) meets its quality bars.
 
 A language model learns nothing from text that repeats itself, so besides size we check the
 signs of templated or copied text: compressibility, repeated sentences, and vocabulary size.
@@ -12,7 +12,7 @@ import pytest
 
 from scratchlstm.text import load_corpus
 
-FOLDER = Path(__file__).resolve().parents[1] / "examples" / "data" / "covid"
+FOLDER = Path(__file__).resolve().parents[1] / "scratchlstm" / "corpora" / "covid"
 SPLITS = ("train", "valid", "test")
 
 

@@ -20,7 +20,8 @@ def test_train_covid_quick_then_generate(tmp_path):
     out = tmp_path / "covid"
     r = run_example("examples/train_covid.py", "--quick", "--out", str(out), "--device", "cpu")
     assert r.returncode == 0, r.stderr
-    assert "epoch   1" in r.stdout and "epoch   2" in r.stdout and "test perplexity" in r.stdout
+    assert "epoch   1" in r.stdout and "epoch   2" in r.stdout and "test ppl" in r.stdout
+    assert r.stdout.count("best epoch") == 1 and r.stdout.lower().count("best epoch") == 1   # one summary
     assert "[temperature 0.8] the vaccine" in r.stdout
     assert (out / "best.npz").exists() and (out / "curves.png").exists()
     r = run_example("examples/generate.py", str(out / "best.npz"), "--prompt", "masks", "--max-new-tokens", "10")

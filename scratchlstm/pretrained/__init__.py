@@ -6,7 +6,7 @@ playground can show a model that has really learned, with no training and no dow
 >>> pretrained.info("covid-bpe")["result"]["test_bpc"]      # its recipe, metrics and samples
 
 ``covid-bpe``: byte-level BPE (3,000 tokens) on the shipped COVID-19 corpus, a 2 x 256 LSTM with
-tied weights, 1.8 M parameters. Recipe: ``benchmarks/configs/covid_pretrained.py``, made by
+tied weights, 1.8 M parameters. Recipe: ``recipes/covid_pretrained.py``, made by
 ``python benchmarks/make_pretrained.py``; results in ``benchmarks/RESULTS.md``.
 
 From the command line, ``python -m scratchlstm.pretrained`` lists the checkpoints and their

@@ -71,7 +71,7 @@ def validate_ids(ids, vocab_size: int):
     return arr
 
 
-def batchify(ids, batch_size: int):
+def batchify(ids, batch_size: int) -> "np.ndarray":
     """Arrange a 1-D stream of ids as ``(T, B)`` time-major columns (PyTorch's word_language_model).
 
     Column ``b`` is the contiguous stretch ``ids[b*T : (b+1)*T]``; the last ``N mod B`` tokens,

@@ -162,7 +162,8 @@ def load_splits(path: str | os.PathLike, ratios=(0.8, 0.1, 0.1)) -> dict[str, st
 
 
 # ---------------------------------------------------------------- named corpora
-_REPO_ROOT = Path(__file__).resolve().parents[2]
+#: Corpora that ship inside the package (package data), so that they are there after any install.
+SHIPPED = Path(__file__).resolve().parents[1] / "corpora"
 
 
 @dataclass(frozen=True)
@@ -188,7 +189,7 @@ class CorpusSpec:
     char_split : float or None
         For a single-file corpus: fraction of characters in train (the rest is valid = test).
     local : Path or None
-        A copy that ships with the repository, tried before the data folder.
+        A copy that ships inside the package (package data), tried before the data folder.
     description : str
     """
 
@@ -228,11 +229,11 @@ CORPORA: dict[str, CorpusSpec] = {
         name="covid", folder="covid",
         files={"train": "train.txt", "valid": "valid.txt", "test": "test.txt"},
         level="word", tokenizer_options={"mode": "basic_english", "add_eos": True, "min_freq": 2},
-        local=_REPO_ROOT / "examples" / "data" / "covid",
+        local=SHIPPED / "covid",
         description="The synthetic COVID-19 discussion corpus written for scratchlstm (CC0; see "
-                    "examples/data/covid/README.md): explainers, first-person accounts, news, "
-                    "opinion, dialogues, fact checks and stories, split by document. Ships with "
-                    "the repository; no download."),
+                    "scratchlstm/corpora/covid/README.md): explainers, first-person accounts, news, "
+                    "opinion, dialogues, fact checks and stories, split by document. Ships inside "
+                    "the package; no download."),
     "covid-articles": CorpusSpec(
         name="covid-articles", folder="covid",
         files={"train": "train.txt", "valid": "valid.txt", "test": "test.txt"},
@@ -345,6 +346,21 @@ def _locate(spec: CorpusSpec, root: Path) -> Path | None:
     return None
 
 
+def missing_corpus_message(spec: CorpusSpec, root: Path, failure: str = "") -> str:
+    """What to tell a user whose named corpus is not there: where it was looked for, and the
+    ways to provide it, both for the command line and for Python."""
+    where = f"{root / spec.folder}" + (f" (or {spec.local})" if spec.local else "")
+    if spec.urls:
+        fetch = (f"download it with `--download` on the command line (download=True in Python) "
+                 f"into {root}, or put the files there yourself")
+    else:
+        fetch = (f"it cannot be downloaded by scratchlstm: put {', '.join(spec.filenames)} into "
+                 f"{root / spec.folder} yourself")
+    return (f"corpus {spec.name!r} not found: looked in {where} for {', '.join(spec.filenames)}."
+            f"{failure} To use it, {fetch}; or point to another data folder with --data-dir DIR "
+            f"(data_dir=... in Python) or ${ENV_DATA}.")
+
+
 def load_corpus(name_or_path: str | os.PathLike, data_dir: str | os.PathLike | None = None,
                 download: bool = False) -> dict[str, str]:
     """Train/valid/test text of a named corpus (see :data:`CORPORA`) or of a path.
@@ -396,10 +412,7 @@ def load_corpus(name_or_path: str | os.PathLike, data_dir: str | os.PathLike | N
             failure = f" Download failed: {exc}."
             folder = None
     if folder is None:
-        where = f"{root / spec.folder}" + (f" (or {spec.local})" if spec.local else "")
-        raise FileNotFoundError(
-            f"corpus {spec.name!r} not found: looked in {where} for {spec.filenames}.{failure} "
-            f"Set {ENV_DATA} or pass data_dir=..., or download=True.")
+        raise FileNotFoundError(missing_corpus_message(spec, root, failure))
     if spec.char_split is not None:
         text = load_text(folder / spec.files["train"])
         cut = int(len(text) * spec.char_split)

@@ -6,7 +6,7 @@ epochs (the plain recipe keeps 2e-3 throughout and levels off), and locked (vari
 0.2 on the embeddings, between the layers and on the output. Aim: validation loss <= 1.42
 nats/char in under 30 minutes on 2 CPU cores (measured: 1.417 in 27 minutes).
 
-    SCRATCHLSTM_DATA=../shared/data python -m scratchlstm train --config benchmarks/configs/shakespeare_char_tuned.py
+    SCRATCHLSTM_DATA=../shared/data python -m scratchlstm train --config recipes/shakespeare_char_tuned.py
 """
 data = "tinyshakespeare"
 tokenizer = "char"

@@ -4,7 +4,7 @@ The same recipe as the PyTorch reference run on this hardware (nn.LSTM: embeddin
 dropout 0.2, Adam 2e-3, clip 1, batch 64, BPTT 100), which reaches its best validation loss, 1.438
 nats/char, at epoch 7 and then overfits. Validation loss is reported in nats per character.
 
-    SCRATCHLSTM_DATA=../shared/data python -m scratchlstm train --config benchmarks/configs/shakespeare_char.py
+    SCRATCHLSTM_DATA=../shared/data python -m scratchlstm train --config recipes/shakespeare_char.py
 """
 data = "tinyshakespeare"
 tokenizer = "char"

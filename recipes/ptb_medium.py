@@ -7,11 +7,11 @@ per-token mean loss minimised here they become lr 35 and clip 5 / 35 = 0.143.
 
 Reference: valid 86.2 / test 82.7. Needs a GPU:
 
-    SCRATCHLSTM_DATA=../shared/data python -m scratchlstm train --config benchmarks/configs/ptb_medium.py
+    SCRATCHLSTM_DATA=../shared/data python -m scratchlstm train --config recipes/ptb_medium.py
 """
 data = "ptb"
 tokenizer = "word"
-tokenizer_options = dict(mode="whitespace", min_freq=1)
+tokenizer_options = dict(word_mode="whitespace", min_freq=1)
 model = dict(embed_dim=650, hidden_dim=650, num_layers=2, dropout=0.5, init="uniform", init_range=0.05)
 train = dict(epochs=39, batch_size=20, eval_batch_size=20, bptt=35, optimizer="sgd", lr=35.0, clip=0.143,
              schedule="epoch_decay", decay_start=6, decay_factor=0.8)

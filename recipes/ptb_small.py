@@ -10,11 +10,11 @@ gradient is 20 times smaller, so the same updates are lr 20 and clip 0.25.
 
 Reference (the paper's code): valid 120.7 / test 114.5 after 13 epochs (reported as ~121 / 115).
 
-    SCRATCHLSTM_DATA=../shared/data python -m scratchlstm train --config benchmarks/configs/ptb_small.py
+    SCRATCHLSTM_DATA=../shared/data python -m scratchlstm train --config recipes/ptb_small.py
 """
 data = "ptb"
 tokenizer = "word"
-tokenizer_options = dict(mode="whitespace", min_freq=1)
+tokenizer_options = dict(word_mode="whitespace", min_freq=1)
 model = dict(embed_dim=200, hidden_dim=200, num_layers=2, dropout=0.0, init="uniform", init_range=0.1)
 train = dict(epochs=13, batch_size=20, eval_batch_size=20, bptt=20, optimizer="sgd", lr=20.0, clip=0.25,
              schedule="epoch_decay", decay_start=4, decay_factor=0.5)

@@ -9,7 +9,7 @@ on a shared 2-core CPU with one BLAS thread: valid 1.978 / test 1.984 bits per c
 (benchmarks/RESULTS.md, section 9).
 
     python benchmarks/make_pretrained.py                 # trains, records samples, exports
-    python -m scratchlstm train --config benchmarks/configs/covid_pretrained.py   # the same training alone
+    python -m scratchlstm train --config recipes/covid_pretrained.py   # the same training alone
 """
 data = "covid"
 tokenizer = "bpe"

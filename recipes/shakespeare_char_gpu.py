@@ -2,7 +2,7 @@
 
 3 x 1024 LSTM, embedding 256, locked dropout 0.35, AdamW, BPTT 200, learning rate cut on plateau.
 
-    SCRATCHLSTM_DATA=../shared/data python -m scratchlstm train --config benchmarks/configs/shakespeare_char_gpu.py --device cuda
+    SCRATCHLSTM_DATA=../shared/data python -m scratchlstm train --config recipes/shakespeare_char_gpu.py --device cuda
 """
 data = "tinyshakespeare"
 tokenizer = "char"

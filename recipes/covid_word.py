@@ -1,7 +1,7 @@
 """covid-word: the shipped COVID-19 corpus at the word level (one of three recipes that differ only in
 the tokenizer; compare them in bits per character, which does not depend on the unit of text).
 
-    python -m scratchlstm train --config benchmarks/configs/covid_word.py
+    python -m scratchlstm train --config recipes/covid_word.py
 """
 data = "covid"
 tokenizer = "word"
