@@ -68,7 +68,9 @@ def test_unknown_name_and_missing_file_are_explained(monkeypatch, tmp_path):
 def test_setup_cfg_ships_the_checkpoint_as_package_data():
     cfg = configparser.ConfigParser()
     cfg.read(REPO / "setup.cfg")
-    patterns = [p.strip() for p in cfg["options.package_data"]["scratchlstm"].split(",")]
+    # setuptools takes the patterns separated by commas or by new lines
+    value = cfg["options.package_data"]["scratchlstm"]
+    patterns = [p.strip() for p in value.replace("\n", ",").split(",")]
     assert "pretrained/*.npz" in patterns
 
 
