@@ -101,7 +101,7 @@ TORCH_CUDA=0
 if [[ "$TINY" == 1 ]]; then
     TESTS="${GPU_CHECK_TESTS:-tests/test_11_gpu_exercises.py}"
     TINY_FLAG=(--tiny)
-    BENCH=(--config tiny --steps 2 --rounds 1)
+    BENCH=(--config tiny --steps 2 --rounds 1 --runs 1 --tokens 10)
     # a slice of the COVID corpus: the smoke run then takes seconds even through the stand-in
     mkdir -p "$OUT/tiny_covid"
     for split in train valid test; do
@@ -111,7 +111,7 @@ if [[ "$TINY" == 1 ]]; then
 else
     TESTS="${GPU_CHECK_TESTS:-tests}"
     TINY_FLAG=()
-    BENCH=(--steps 20 --rounds 3)
+    BENCH=(--steps 20 --rounds 3 --runs 1)
     COVID=(--epochs 1)
 fi
 

@@ -16,6 +16,7 @@ the logits).
 from __future__ import annotations
 
 import codecs
+import contextlib
 import math
 import numbers
 from dataclasses import dataclass, field
@@ -191,6 +192,12 @@ def _start_ids(tokenizer, prompt: str) -> tuple[list[int], int]:
     return (newline[-1:] or [0]), 0
 
 
+def _inference(model):
+    """``model.inference()`` (no history kept: nothing reads it) where the model has it."""
+    inference = getattr(model, "inference", None)
+    return inference() if inference is not None else contextlib.nullcontext()
+
+
 def feed(model, ids: list[int], state=None) -> tuple[Array, tuple]:
     """Run ``ids`` (a list of token ids, one stream) through ``model``: ``(logits (T, 1, V), state)``.
 
@@ -200,8 +207,9 @@ def feed(model, ids: list[int], state=None) -> tuple[Array, tuple]:
     """
     block = getattr(model, "block_size", None) or len(ids)
     logits = None
-    for start in range(0, len(ids), block):
-        logits, state = model(np.asarray(ids[start:start + block], dtype=np.int64)[:, None], state)
+    with _inference(model):
+        for start in range(0, len(ids), block):
+            logits, state = model(np.asarray(ids[start:start + block], dtype=np.int64)[:, None], state)
     return logits, state
 
 
@@ -209,8 +217,9 @@ def _step(model, token: int, state, record: bool):
     """Feed one token: ``(logits, state, activations or None)``."""
     ids = np.array([[token]], dtype=np.int64)
     if record:
-        return model.forward_and_snapshot(ids, state)
-    logits, state = model(ids, state)
+        return model.forward_and_snapshot(ids, state)     # keeps the history it reads
+    with _inference(model):
+        logits, state = model(ids, state)
     return logits, state, None
 
 
@@ -261,6 +270,9 @@ def stream(model, tokenizer, prompt: str = "", max_new_tokens: int = 100, temper
     # those, so a genuine U+FFFD (a char tokenizer's <unk>) is text like any other.
     utf8 = (codecs.getincrementaldecoder("utf-8")(errors="replace")
             if callable(getattr(tokenizer, "token_bytes", None)) else None)
+    # Without activations to report, each token goes through the batch-1 fast path where the
+    # model has one (the same numbers as forward, a fraction of the per-token cost)
+    stepper = None if activations else getattr(model, "batch_one_stepper", lambda state: None)(state)
     for _ in range(max_new_tokens):
         probs = next_token_distribution(last, temperature, top_k, top_p)
         token = sample_from(probs, rng)
@@ -286,6 +298,9 @@ def stream(model, tokenizer, prompt: str = "", max_new_tokens: int = 100, temper
         yield GeneratedToken(token, piece, float(probs[token]), candidates, units)
         if stopping:
             return
+        if stepper is not None:
+            last = to_host(stepper.step(token))
+            continue
         if not activations:
             logits, state, _ = _step(model, token, state, record=False)
         last = to_host(logits[-1, 0])

@@ -94,6 +94,14 @@ class LanguageModel(Module):
         with this model's track (see ``functional``): ``loss, dlogits = model.loss(...)``."""
         return self.F.softmax_cross_entropy(logits, targets)
 
+    def evaluation_loss(self, logits: Array, targets: Array) -> Array:
+        """Mean cross-entropy alone, without its gradient (what :func:`evaluate` adds up): the
+        speed track's :func:`~scratchlstm.nn.fast.cross_entropy`, or the loss of this model's
+        ``softmax_cross_entropy`` on another track. A 0-d array on the model's device."""
+        if self.F is fast:
+            return fast.cross_entropy(logits, targets)
+        return self.F.softmax_cross_entropy(logits, targets)[0]
+
     def describe(self) -> str:
         """One line for people: the kind and shape of the model (a subclass says more)."""
         return type(self).__name__
@@ -261,6 +269,25 @@ class LSTMLanguageModel(LanguageModel):
         self._outputs = (hs, dropped) if regularised else None
         logits = self.decoder(dropped)
         return logits, state
+
+    def batch_one_stepper(self, state: tuple | None = None):
+        """A :class:`~scratchlstm.nn.fast.BatchOneLSTM` over this model's current weights, for
+        generating at batch 1 (``stepper.step(token)`` -> logits (V,)); None where it does not
+        apply (a GRU or RNN cell, or a track other than the speed track), and the caller then
+        uses ``forward``.
+
+        Parameters
+        ----------
+        state : ((L, 1, H), (L, 1, H)) or None, where to start (None: zeros)
+        """
+        if self.config["cell"] != "lstm" or self.F is not fast:
+            return None
+        if state is None:
+            state = self.init_state(1)
+        h0, c0 = (to_device(s, self.device) for s in state)
+        layers = [(layer.Wx.data, layer.Wh.data, layer.b.data) for layer in self.lstm.layers]
+        return fast.BatchOneLSTM(self.embedding.weight.data, layers, self.decoder.W,
+                                 self.decoder.bias.data, h0, c0)
 
     @property
     def has_units(self) -> bool:

@@ -32,6 +32,7 @@ Every request gets an answer, and no client can hold the server:
 """
 from __future__ import annotations
 
+import contextlib
 import errno
 import ipaddress
 import json
@@ -83,7 +84,8 @@ class _LockedModel:
     """
 
     def __init__(self, model):
-        self._model, self._lock = model, threading.Lock()
+        # re-entrant: inference() holds the lock around the calls that take it again
+        self._model, self._lock = model, threading.RLock()
         self.block_size = getattr(model, "block_size", None)
         self.has_units = getattr(model, "has_units", False)
 
@@ -97,6 +99,19 @@ class _LockedModel:
     def forward_and_snapshot(self, ids, state=None):
         with self._lock:
             return self._model.forward_and_snapshot(ids, state)
+
+    @contextlib.contextmanager
+    def inference(self):
+        """The model's inference mode, for one request at a time (it sets flags on the layers)."""
+        with self._lock, self._model.inference():
+            yield self
+
+    def batch_one_stepper(self, state=None):
+        """The model's batch-1 stepper (see ``generate``). Made under the lock; it then needs
+        none: it has buffers of its own and only reads weights that no request changes."""
+        make = getattr(self._model, "batch_one_stepper", None)
+        with self._lock:
+            return make(state) if make is not None else None
 
 
 # ----------------------------------------------------------------------------------------------

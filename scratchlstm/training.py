@@ -140,13 +140,14 @@ def evaluate(model, ids, batch_size: int = 10, bptt: int = 35, progress: Callabl
     state = None
     total = 0.0
     count = 0
-    for inputs, targets in bptt_windows(data, bptt):
-        logits, state = model(inputs, state)
-        loss, _ = model.loss(logits, model.to_device_ids(targets))
-        total = total + loss * targets.size      # stays on the device until the end
-        count += targets.size
-        if progress is not None:
-            progress(1)
+    with model.inference():                      # no backward follows: keep no history
+        for inputs, targets in bptt_windows(data, bptt):
+            logits, state = model(inputs, state)
+            loss = model.evaluation_loss(logits, model.to_device_ids(targets))
+            total = total + loss * targets.size  # stays on the device until the end
+            count += targets.size
+            if progress is not None:
+                progress(1)
     return float(total) / max(count, 1)
 
 

@@ -4,7 +4,7 @@
 numbers faster; the test suite proves the two equal in float64 (``tests/test_07_fast_track.py``).
 Every trick carries a comment saying what it buys. Lesson 7 opens this file.
 
-Functions that are already as fast as they get in their plain form (the affine layer, the
+Functions that are already as fast as they get in their plain form (the affine backward, the
 embedding lookup, dropout, the single steps, the RNN and GRU) are the reading track's own,
 re-exported here, so that ``fast.X`` exists for every ``functional.X`` the layers call.
 
@@ -16,6 +16,9 @@ What is different here
   one GEMM per weight gradient.
 * :func:`embedding_backward`: the scatter-add over a flat view on the CPU.
 * :func:`softmax_cross_entropy`: the gradient written into the softmax buffer in place.
+* :func:`affine_forward`: the bias added in place.
+* For evaluation and generation, where no backward pass follows: :func:`lstm_inference` (no
+  history, no weight copies) and :func:`cross_entropy` (the loss without its gradient).
 """
 from __future__ import annotations
 
@@ -23,7 +26,7 @@ from typing import NamedTuple
 
 from ..backend import get_array_module, np
 from .functional import (AffineCache, EmbeddingCache, GRUStepCache, LSTMStepCache,  # noqa: F401
-                         RNNStepCache, ScanCache, affine_backward, affine_forward,
+                         RNNStepCache, ScanCache, affine_backward, check_affine_shapes,
                          check_lstm_shapes, check_targets, dropout_backward, dropout_forward,
                          embedding_forward, gru_backward, gru_forward, gru_step_backward,
                          gru_step_forward, log_softmax, lstm_step_backward, lstm_step_forward,
@@ -191,6 +194,109 @@ def lstm_forward(x, h0, c0, Wx, Wh, b, workspace=None):
     return hs, (hs[-1].copy(), cs[-1].copy()), cache
 
 
+def lstm_inference(x, h0, c0, Wx, Wh, b, workspace=None):
+    """The forward pass of :func:`lstm_forward` when no backward pass follows (evaluation and
+    generation): the same ``hs`` and final state, bit for bit, and nothing else.
+
+    What it leaves out, and what that buys:
+
+    * the cache: only the current cell state is kept, not the cell states, tanh(c) and gates of
+      every step (two fewer (T, B, H) arrays written, and no (T, B, 4H) history held);
+    * the halved copies of ``Wx`` and ``Wh`` that :func:`lstm_forward` makes for the sigmoid
+      trick: here the pre-activations are halved instead, one pass over a (B, 4H) row per step.
+      Copying the weights costs about 1 ms per call for a 650-unit layer, which at T = B = 1
+      (generating one token) is most of the step. Both halvings are exact (a power of two), so
+      the results are identical.
+
+    Parameters
+    ----------
+    x : (T, B, D) float
+    h0, c0 : (B, H) float, initial state (not modified)
+    Wx : (D, 4H), Wh : (H, 4H), b : (4H,) float, gates in the order i, f, g, o
+    workspace : dict or None, where a layer keeps the (T, B, 4H) pre-activation buffer between calls
+
+    Returns
+    -------
+    hs : (T, B, H) float, hidden state at every step
+    (h_T, c_T) : ((B, H), (B, H)), the final state
+    """
+    check_lstm_shapes(x, h0, c0, Wx, Wh, b, name="lstm_inference")
+    xp = get_array_module(x)
+    T, B, D = x.shape
+    H = Wh.shape[0]
+    scale, shift = _gate_scale_shift(H, x.dtype, xp)
+    pre = _work_array(workspace, "inference_gates", (T, B, 4 * H), x.dtype, xp)
+    xp.matmul(x.reshape(T * B, D), Wx, out=pre.reshape(T * B, 4 * H))   # x_t Wx for all t at once
+    pre += b
+    hs = xp.empty((T, B, H), dtype=x.dtype)
+    recurrent = xp.empty((B, 4 * H), dtype=x.dtype)
+    c_now = xp.empty((B, H), dtype=x.dtype)     # the one cell state kept, updated in place
+    ig = xp.empty((B, H), dtype=x.dtype)
+    tanh_c = xp.empty((B, H), dtype=x.dtype)
+    h, c = h0, c0
+    for t in range(T):
+        a = pre[t]
+        xp.matmul(h, Wh, out=recurrent)
+        a += recurrent
+        a *= scale                 # halve the i, f, o pre-activations: sigma(a) = 0.5 tanh(a/2) + 0.5
+        xp.tanh(a, out=a)
+        a *= scale
+        a += shift
+        i, f, g, o = a[:, :H], a[:, H:2 * H], a[:, 2 * H:3 * H], a[:, 3 * H:]
+        xp.multiply(f, c, out=c_now)
+        xp.multiply(i, g, out=ig)
+        c_now += ig
+        xp.tanh(c_now, out=tanh_c)
+        xp.multiply(o, tanh_c, out=hs[t])
+        h, c = hs[t], c_now
+    return hs, (hs[-1].copy(), c_now)
+
+
+def cross_entropy(logits, targets):
+    """Mean cross-entropy alone, without its gradient: what evaluation needs.
+
+    The loss of :func:`softmax_cross_entropy` with two passes fewer over the (N, V) logits (the
+    division into probabilities and the one-hot subtraction), the biggest array of a
+    word-level evaluation.
+
+    Parameters
+    ----------
+    logits : (..., V) float; targets : (...) int in [0, V)
+
+    Returns
+    -------
+    loss : 0-d float array
+    """
+    check_targets(logits, targets)
+    xp = get_array_module(logits)
+    V = logits.shape[-1]
+    z = logits.reshape(-1, V)
+    t = targets.reshape(-1)
+    top = z.max(axis=1, keepdims=True)
+    picked = z[xp.arange(z.shape[0]), t] - top[:, 0]      # shifted logit of the correct class
+    shifted = z - top
+    xp.exp(shifted, out=shifted)
+    return (xp.log(shifted.sum(axis=1)) - picked).mean()
+
+
+def affine_forward(x, W, b):
+    """``y = x W + b``, as :func:`functional.affine_forward`, with the bias added in place: for
+    a decoder that is one (N, V) array and one pass fewer than ``x @ W + b``.
+
+    Parameters
+    ----------
+    x : (..., D) float; W : (D, M) float; b : (M,) float
+
+    Returns
+    -------
+    y : (..., M) float; cache : AffineCache(x, W)
+    """
+    check_affine_shapes(x, W, b)
+    y = x.reshape(-1, x.shape[-1]) @ W
+    y += b
+    return y.reshape(*x.shape[:-1], W.shape[1]), AffineCache(x, W)
+
+
 def lstm_backward(dhs, cache, dh_T=None, dc_T=None, workspace=None):
     """Backpropagation through time for :func:`lstm_forward` (the numbers of
     :func:`functional.lstm_backward`).
@@ -273,3 +379,86 @@ def lstm_backward(dhs, cache, dh_T=None, dc_T=None, workspace=None):
     db = dg2.sum(axis=0)
     dx = (dg2 @ Wx.T).reshape(T, B, D)
     return dx, xp.ascontiguousarray(dh_next), dc_next, dWx, dWh, db
+
+
+# ----------------------------------------------------------------------------------------------
+# Generation at batch 1
+# ----------------------------------------------------------------------------------------------
+class BatchOneLSTM:
+    """One token in, the next token's logits out: an LSTM language model's forward pass at
+    T = B = 1, for generating text.
+
+    The numbers of the model's forward (embedding, LSTM layers, decoder; dropout is off in
+    generation), with the per-call costs of the general path taken out. At batch 1 the
+    arithmetic is a few matrix-vector products, so those costs were most of the step:
+
+    * every buffer (gate rows, state, logits) is allocated once, here, and written in place;
+    * nothing is validated per token: the weights and the state are checked once, here;
+    * the decoder's weight is a contiguous (H, V) copy: a tied decoder reads the embedding
+      matrix transposed, and a product with a transposed view at one row is 2-7x slower;
+    * the sigmoid halving is applied to the (1, 4H) pre-activation row (as in
+      :func:`lstm_inference`), not to copies of the weights.
+
+    Parameters
+    ----------
+    embedding : (V, E) float
+    layers : list of (Wx (D, 4H), Wh (H, 4H), b (4H,)), bottom layer first
+    decoder_W : (H, V) float; decoder_b : (V,) float
+    h0, c0 : (L, 1, H) float, the state to start from (copied)
+
+    Calling ``step(token)`` returns the logits ``(V,)`` (a buffer that the next call
+    overwrites) and advances the state, readable as ``state`` ((L, 1, H) arrays).
+    """
+
+    def __init__(self, embedding, layers, decoder_W, decoder_b, h0, c0):
+        xp = get_array_module(embedding)
+        self.xp = xp
+        H = layers[0][1].shape[0]
+        L = len(layers)
+        if tuple(h0.shape) != (L, 1, H) or tuple(c0.shape) != (L, 1, H):
+            raise ValueError(f"BatchOneLSTM: the state must be two (L, 1, H) = {(L, 1, H)} arrays, "
+                             f"got {tuple(h0.shape)} and {tuple(c0.shape)}")
+        for k, (Wx, Wh, b) in enumerate(layers):
+            D = embedding.shape[1] if k == 0 else H
+            check_lstm_shapes(xp.empty((1, 1, D), dtype=Wx.dtype), h0[k], c0[k], Wx, Wh, b,
+                              name=f"BatchOneLSTM layer {k}")
+        self.embedding, self.layers, self.H = embedding, layers, H
+        self.decoder_W = xp.ascontiguousarray(decoder_W)
+        self.decoder_b = decoder_b
+        self.h, self.c = h0.copy(), c0.copy()
+        dtype = embedding.dtype
+        self.scale, self.shift = _gate_scale_shift(H, dtype, xp)
+        self.pre = xp.empty((1, 4 * H), dtype=dtype)
+        self.recurrent = xp.empty((1, 4 * H), dtype=dtype)
+        self.ig = xp.empty((1, H), dtype=dtype)
+        self.tanh_c = xp.empty((1, H), dtype=dtype)
+        self.logits = xp.empty((1, decoder_W.shape[1]), dtype=dtype)
+
+    @property
+    def state(self):
+        return self.h, self.c
+
+    def step(self, token: int):
+        """Feed ``token`` (an int in [0, V)) -> logits (V,) for the token after it."""
+        xp, H, a = self.xp, self.H, self.pre
+        x = self.embedding[token:token + 1]                  # (1, E), a view
+        for k, (Wx, Wh, b) in enumerate(self.layers):
+            h, c = self.h[k], self.c[k]                      # (1, H) views, updated in place
+            xp.matmul(x, Wx, out=a)
+            xp.matmul(h, Wh, out=self.recurrent)
+            a += self.recurrent
+            a += b
+            a *= self.scale
+            xp.tanh(a, out=a)
+            a *= self.scale
+            a += self.shift
+            i, f, g, o = a[:, :H], a[:, H:2 * H], a[:, 2 * H:3 * H], a[:, 3 * H:]
+            c *= f
+            xp.multiply(i, g, out=self.ig)
+            c += self.ig
+            xp.tanh(c, out=self.tanh_c)
+            xp.multiply(o, self.tanh_c, out=h)
+            x = h
+        xp.matmul(x, self.decoder_W, out=self.logits)
+        self.logits += self.decoder_b
+        return self.logits[0]

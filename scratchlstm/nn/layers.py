@@ -29,8 +29,10 @@ def _uniform(rng, bound, shape, dtype):
 
 def _require_cache(layer, cache):
     if cache is None:
-        raise RuntimeError(f"{type(layer).__name__}.backward called without a preceding forward "
-                           "(or twice for one forward): run forward first")
+        raise RuntimeError(f"{type(layer).__name__}: no cache of a forward pass (backward called "
+                           "without a preceding forward, twice for one forward, or after a "
+                           "forward inside `with model.inference():`, which keeps none): run "
+                           "forward first, outside inference()")
 
 
 class Embedding(Module):
@@ -207,6 +209,11 @@ class LSTMLayer(Module):
 
     def forward(self, x, h0, c0):
         """x : (T, B, D), h0, c0 : (B, H) -> hs (T, B, H), (h_T, c_T)"""
+        if not self.training and not self.keep_cache and self.F is fast:
+            # inside model.inference(): no backward follows, so keep no history
+            self._cache = self._wh_mask = None
+            return fast.lstm_inference(x, h0, c0, self.Wx.data, self.Wh.data, self.b.data,
+                                       workspace=self._workspace)
         Wh, self._wh_mask = self.Wh.data, None
         if self.training and self.weight_drop.p:
             Wh, self._wh_mask = weight_drop_forward(Wh, self.weight_drop.p, self.weight_drop.generator(Wh))
