@@ -377,7 +377,8 @@ class TrainConfig:
     epochs : int, maximum number of passes over the training stream
     batch_size, eval_batch_size : int, parallel streams for training and for evaluation
     bptt : int, window length in time steps; ``variable_bptt`` jitters it (AWD-LSTM)
-    optimizer : "adam", "adamw" or "sgd"; lr, momentum, weight_decay as in :mod:`scratchlstm.optim`
+    optimizer : "adam", "adamw", "sgd" or "ntasgd"; lr, momentum, weight_decay, nonmono as in
+        :mod:`scratchlstm.optim`
     clip : float or None, global gradient-norm limit
     schedule : "plateau" (lr *= plateau_factor when validation stalls for more than
         plateau_patience epochs), "epoch_decay" (lr *= decay_factor after every epoch from
@@ -394,9 +395,12 @@ class TrainConfig:
     eval_batch_size: int = setting(10, "streams for evaluation", range=AT_LEAST_1)
     bptt: int = setting(35, "truncated-BPTT window, in tokens", range=AT_LEAST_1)
     variable_bptt: bool = setting(False, "jitter the window length (AWD-LSTM)")
-    optimizer: str = setting("adam", "optimiser", choices=("adam", "adamw", "sgd"))
+    optimizer: str = setting("adam", "optimiser (ntasgd: AWD-LSTM's averaged SGD)",
+                             choices=("adam", "adamw", "sgd", "ntasgd"))
     lr: float = setting(2e-3, "learning rate", range=POSITIVE)
     momentum: float = setting(0.0, "SGD momentum", range=PROBABILITY)
+    nonmono: int = setting(5, "ntasgd: average once validation fails to beat the best of more "
+                              "than N epochs ago", range=AT_LEAST_1)
     weight_decay: float = setting(0.0, "L2 (adam, sgd) or decoupled (adamw) weight decay", range=AT_LEAST_0)
     clip: float | None = setting(0.25, "global gradient-norm limit, or none", range=POSITIVE,
                                  none_words=("none", "off", "0"))

@@ -125,6 +125,18 @@ class Optimizer:
     def hyperparameters(self) -> dict:
         return {"lr": self.lr}
 
+    # -- hooks the Trainer calls for every optimizer (most do nothing) -------------------------
+    def epoch_end(self, valid_loss: float) -> bool:
+        """Told each epoch's validation loss; returns True when that changed how it trains
+        (see :class:`NTASGD`). Most optimizers ignore it."""
+        return False
+
+    @contextmanager
+    def averaged(self):
+        """A block in which the parameters hold the weights to evaluate and keep: the current
+        ones, except for an averaging optimizer (see :class:`NTASGD`)."""
+        yield
+
     def state_dict(self) -> dict:
         """Everything needed to resume: hyperparameters, step count and host copies of the state."""
         return {
@@ -191,7 +203,7 @@ class NTASGD(SGD):
     the best of the losses from more than ``nonmono`` epochs before it, averaging switches on for
     good. From then on the optimiser keeps the running mean of the iterates since the switch,
 
-    .. math:: ar	heta_n = ar	heta_{n-1} + (	heta_n - ar	heta_{n-1}) / n,
+    .. math:: \bar\theta_n = \bar\theta_{n-1} + (\theta_n - \bar\theta_{n-1}) / n,
 
     and the averaged weights are the ones to evaluate and keep (:meth:`averaged`): an average over
     many SGD steps sits nearer the bottom of the valley than any single noisy step. The switch is
@@ -250,6 +262,10 @@ class NTASGD(SGD):
             self.averaging = True
             self.switched_at_epoch = len(losses)
         return triggered
+
+    def load_state_dict(self, state: dict) -> None:
+        super().load_state_dict(state)
+        self.valid_losses = list(self.valid_losses)     # a list again, to append to
 
     @contextmanager
     def averaged(self):

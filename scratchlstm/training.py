@@ -47,8 +47,8 @@ from .backend import device_of, kernel_cache_dir, read_scalars, to_device, to_ho
 from .checkpoint import (CheckpointError, NonFiniteWeightsError, OutputError, load_checkpoint,
                          remove_stale_temp_files, save_checkpoint, write_atomically)
 from .config import DataConfig, TrainConfig
-from .optim import (SGD, Adam, AdamW, ConstantLR, EarlyStopping, EpochDecay, ReduceLROnPlateau,
-                    WarmupCosine, clip_grad_norm, grad_norm)
+from .optim import (NTASGD, SGD, Adam, AdamW, ConstantLR, EarlyStopping, EpochDecay,
+                    ReduceLROnPlateau, WarmupCosine, clip_grad_norm, grad_norm)
 from .progress import Progress, terminal_columns
 from .text import batchify, bptt_windows
 
@@ -111,6 +111,8 @@ def make_optimizer(config: TrainConfig, params) -> SGD | Adam:
     """The optimizer ``config.optimizer`` names, over ``params``, with the config's settings."""
     if config.optimizer == "sgd":
         return SGD(params, lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay)
+    if config.optimizer == "ntasgd":
+        return NTASGD(params, lr=config.lr, weight_decay=config.weight_decay, nonmono=config.nonmono)
     if config.optimizer == "adamw":
         return AdamW(params, lr=config.lr, weight_decay=config.weight_decay)
     return Adam(params, lr=config.lr, weight_decay=config.weight_decay)
@@ -342,7 +344,15 @@ class Trainer:
                 f"{self.epoch}, step {self.window + 1} (global step {self.global_step + 1}). The "
                 f"weights were not updated. {self.good_checkpoint_note()} Lower the learning rate "
                 f"(now {self.optimizer.lr:g}) or clip the gradient norm (clip=...).")
-        self.optimizer.step()
+        if c.variable_bptt:
+            # AWD-LSTM: a window shorter than bptt takes a proportionally smaller step, so that
+            # each token moves the weights about as much whatever the window's length
+            base_lr = self.optimizer.lr
+            self.optimizer.lr = base_lr * inputs.shape[0] / c.bptt
+            self.optimizer.step()
+            self.optimizer.lr = base_lr
+        else:
+            self.optimizer.step()
         self.scheduler.on_step()
         self.state = state
         self.global_step += 1
@@ -534,10 +544,19 @@ class Trainer:
         train_loss = self.epoch_loss_sum / max(self.epoch_tokens, 1)
         row = {"epoch": self.epoch, "train_loss": train_loss, "train_ppl": perplexity(train_loss),
                "lr": self.optimizer.lr, "tokens_per_s": self._epoch_tok_s, "seconds": self._epoch_seconds}
-        if "valid" in self.eval_data:
-            valid_loss = self._evaluate("valid")
-            row.update(valid_loss=valid_loss, valid_ppl=perplexity(valid_loss))
+        # an averaging optimizer (NT-ASGD) is judged, and kept, by its averaged weights
+        with self.optimizer.averaged():
+            if "valid" in self.eval_data:
+                valid_loss = self._evaluate("valid")
+                row.update(valid_loss=valid_loss, valid_ppl=perplexity(valid_loss))
+            kept_weights = self.model.state_dict()
         self._check_divergence(row)
+        if "valid" in self.eval_data and self.optimizer.epoch_end(valid_loss):
+            self.log(f"epoch {self.epoch}: validation stopped improving, so {type(self.optimizer).__name__} "
+                     "averages the weights from here on")
+        averaging = getattr(self.optimizer, "averaging", None)
+        if averaging is not None:                        # on every row, for the curves
+            row["averaging"] = averaging
         improved = False
         if "valid" in self.eval_data:
             if "valid" in self.chars:
@@ -553,7 +572,7 @@ class Trainer:
         if improved:
             self.best_valid = row.get("valid_loss", train_loss)
             self.best_epoch = self.epoch
-            self.best_weights = self.model.state_dict()
+            self.best_weights = kept_weights
         # advance the position before saving, so that last.npz resumes at the next epoch
         self.epoch += 1
         self.window = 0
@@ -561,8 +580,9 @@ class Trainer:
         self.epoch_loss_sum, self.epoch_tokens = 0.0, 0
         if self.out_dir:
             if improved:
-                self.save(self.out_dir / "best.npz")
-            self.save(self.out_dir / "last.npz")
+                with self.optimizer.averaged():          # best.npz holds the weights evaluated
+                    self.save(self.out_dir / "best.npz")
+            self.save(self.out_dir / "last.npz")         # the iterate and the average: resumes
             self.write_history()
 
     def _finish(self) -> None:

@@ -150,3 +150,109 @@ def test_ntasgd_averages_the_iterates_since_the_switch_and_resumes_exactly(rng):
     run(3, resumed, p3, grads[3:])
     assert numpy.allclose(p3.data, p.data, atol=1e-14)
     assert numpy.allclose(resumed.state["average"][0], opt.state["average"][0], atol=1e-14)
+
+
+# ----------------------------------------------------------------------------------------------
+# NT-ASGD and variable BPTT inside the Trainer
+# ----------------------------------------------------------------------------------------------
+_TEXT = "the cat sat on the mat. the dog sat on the log. a bird sang in the tree. " * 30
+
+#: validation losses by epoch: epoch 4 fails to beat the best of more than one epoch before
+#: (2.0, epoch 2), so averaging starts there; epoch 5 is the best
+_SCRIPTED_VALID = {1: 3.0, 2: 2.0, 3: 2.5, 4: 2.6, 5: 1.5}
+
+
+def _awd_setup():
+    from scratchlstm import LSTMLanguageModel  # noqa: PLC0415
+    from scratchlstm.text import CharTokenizer  # noqa: PLC0415
+
+    tok = CharTokenizer().fit(_TEXT)
+    ids = numpy.array(tok.encode(_TEXT))
+    n = len(ids)
+    data = {"train": ids[:int(0.8 * n)], "valid": ids[int(0.8 * n):int(0.9 * n)], "test": ids[int(0.9 * n):]}
+    model = LSTMLanguageModel(tok.vocab_size, 8, 8, 2, dropout=0.1, weight_drop=0.2, seed=1)
+    return model, tok, data
+
+
+_AWD_CONFIG = dict(epochs=5, batch_size=4, eval_batch_size=2, bptt=10, variable_bptt=True,
+                   optimizer="ntasgd", lr=2.0, nonmono=1, progress=False, max_steps_per_epoch=4)
+
+
+@pytest.fixture
+def scripted_validation(monkeypatch):
+    """The Trainer's validation loss follows _SCRIPTED_VALID; each call records whether the
+    model held the averaged weights at that moment."""
+    from scratchlstm.training import Trainer  # noqa: PLC0415
+
+    real = Trainer._evaluate
+    seen = []
+
+    def evaluate(self, split, desc=None):
+        if split != "valid" or desc is not None:
+            return real(self, split, desc)
+        average = self.optimizer.state["average"]
+        held = bool(self.optimizer.averaging) and all(
+            numpy.array_equal(p.data, a) for p, a in zip(self.optimizer.params, average))
+        seen.append((self.epoch, held))
+        return _SCRIPTED_VALID[self.epoch]
+
+    monkeypatch.setattr(Trainer, "_evaluate", evaluate)
+    return seen
+
+
+def test_the_trainer_switches_ntasgd_and_judges_and_keeps_the_averaged_weights(tmp_path, scripted_validation):
+    from scratchlstm.checkpoint import load_checkpoint  # noqa: PLC0415
+    from scratchlstm.training import Trainer  # noqa: PLC0415
+
+    model, tok, data = _awd_setup()
+    lines = []
+    trainer = Trainer(model, data, _AWD_CONFIG, tokenizer=tok, out_dir=tmp_path, log=lines.append)
+    trainer.fit()
+    assert [row["averaging"] for row in trainer.history] == [False, False, False, True, True]
+    assert any("epoch 4: validation stopped improving" in line for line in lines)
+    assert trainer.optimizer.switched_at_epoch == 4
+    # epochs 1-4 are judged by their own weights; epoch 5 by the average of its steps
+    assert scripted_validation == [(1, False), (2, False), (3, False), (4, False), (5, True)]
+    assert trainer.best_epoch == 5
+    best = load_checkpoint(tmp_path / "best.npz")
+    last = load_checkpoint(tmp_path / "last.npz")
+    average = dict(zip((name for name, _ in model.named_parameters()), trainer.optimizer.state["average"]))
+    for name, value in average.items():
+        numpy.testing.assert_array_equal(best.model_state()[name], value)      # kept: the average
+    assert any(not numpy.array_equal(last.model_state()[name], value)          # resumes: the iterate
+               for name, value in average.items())
+
+
+def test_an_ntasgd_run_resumes_exactly_after_the_switch(tmp_path, scripted_validation):
+    from scratchlstm.training import Trainer  # noqa: PLC0415
+
+    model, tok, data = _awd_setup()
+    straight = Trainer(model, data, _AWD_CONFIG, tokenizer=tok, log=None)
+    straight.fit()
+    model, tok, data = _awd_setup()
+    Trainer(model, data, dict(_AWD_CONFIG, epochs=4), tokenizer=tok, out_dir=tmp_path, log=None).fit()
+    resumed = Trainer.resume(tmp_path / "last.npz", data, log=None, epochs=5)
+    assert resumed.optimizer.averaging and resumed.optimizer.valid_losses == [3.0, 2.0, 2.5, 2.6]
+    resumed.fit()
+    for a, b in zip(straight.history, resumed.history, strict=True):
+        assert a["train_loss"] == pytest.approx(b["train_loss"], rel=1e-6)
+    for a, b in zip(straight.optimizer.state["average"], resumed.optimizer.state["average"], strict=True):
+        numpy.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7)
+
+
+def test_variable_bptt_scales_the_step_by_the_window_length(monkeypatch):
+    from scratchlstm.training import Trainer  # noqa: PLC0415
+
+    model, tok, data = _awd_setup()
+    trainer = Trainer(model, data, dict(_AWD_CONFIG, epochs=1, max_steps_per_epoch=12), tokenizer=tok, log=None)
+    seen = []
+    step = trainer.optimizer.step
+    monkeypatch.setattr(trainer.optimizer, "step", lambda: (seen.append(trainer.optimizer.lr), step()))
+    lengths = []
+    train_step = trainer.train_step
+    monkeypatch.setattr(trainer, "train_step",
+                        lambda inputs, targets: (lengths.append(inputs.shape[0]), train_step(inputs, targets))[1])
+    trainer.train_epoch()
+    assert len(set(lengths)) > 1                                 # the lengths did vary
+    assert seen == pytest.approx([2.0 * n / 10 for n in lengths])
+    assert trainer.optimizer.lr == 2.0                           # and the rate is restored
