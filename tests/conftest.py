@@ -105,3 +105,15 @@ def corpus_dir():
                 return root
         pytest.skip(f"corpus folder {folder!r} not found under $SCRATCHLSTM_DATA or {SHARED_DATA}")
     return find
+
+
+def cli_main(capsys, *args):
+    """``cli.main(args)`` in this process: (exit code, stdout, stderr), argparse errors included."""
+    from scratchlstm import cli  # noqa: PLC0415
+
+    try:
+        code = cli.main([str(a) for a in args])
+    except SystemExit as exc:
+        code = exc.code
+    out, err = capsys.readouterr()
+    return code, out, err

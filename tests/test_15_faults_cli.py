@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy
 import pytest
 
+from conftest import cli_main as main  # the shared CLI runner
 from scratchlstm import LSTMLanguageModel, cli
 from scratchlstm.checkpoint import (CheckpointError, NonFiniteWeightsError, OutputError, load_checkpoint,
                                     load_model, save_checkpoint)
@@ -61,14 +62,6 @@ def run_wrapped(code: str, *args, timeout=120):
                           timeout=timeout)
 
 
-def main(capsys, *args):
-    """``cli.main(args)`` in this process: (exit code, stdout, stderr). argparse errors included."""
-    try:
-        code = cli.main([str(a) for a in args])
-    except SystemExit as exc:
-        code = exc.code
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 def no_traceback(result):

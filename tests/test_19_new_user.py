@@ -24,6 +24,7 @@ import numpy
 import pytest
 
 import scratchlstm
+from conftest import cli_main as main  # the shared CLI runner
 from scratchlstm import LSTMLanguageModel, cli
 from scratchlstm.checkpoint import load_checkpoint
 from scratchlstm.config import DataConfig, LSTMConfig, TrainConfig, TransformerConfig, describe_fields
@@ -46,13 +47,6 @@ def corpus(tmp_path):
     return path
 
 
-def main(capsys, *args):
-    try:
-        code = cli.main([str(a) for a in args])
-    except SystemExit as exc:
-        code = exc.code
-    out, err = capsys.readouterr()
-    return code, out, err
 
 
 # ---------------------------------------------------------------------------------------------
