@@ -196,3 +196,42 @@ def test_lesson_11_runs_its_gpu_cells(monkeypatch):
                       for o in c.get("outputs", []))
     assert "GPU available: True" in printed and "trained on cuda" in printed
     assert "the same on the GPU: True" in printed
+
+
+def test_the_transformer_trains_evaluates_and_generates_on_the_device():
+    """The transformer runs through the same backend: the same logits and gradients as on the
+    CPU (float64), then a short training run and generation on 'cuda'."""
+    from scratchlstm.transformer import TransformerLanguageModel  # noqa: PLC0415
+
+    cpu = TransformerLanguageModel(30, 16, 2, 2, 8, dtype="float64", seed=2).eval()
+    gpu = TransformerLanguageModel(30, 16, 2, 2, 8, dtype="float64", seed=2, device="cuda").eval()
+    ids = numpy.random.default_rng(1).integers(0, 30, (8, 3))
+    targets = numpy.random.default_rng(2).integers(0, 30, (8, 3))
+    for model in (cpu, gpu):
+        logits, _ = model(ids)
+        _, dlogits = model.loss(logits, model.to_device_ids(targets))
+        model.zero_grad()
+        model.backward(dlogits)
+    assert relative_error(cpu(ids)[0], to_host(gpu(ids)[0])) < 1e-12
+    for (name, p), (_, q) in zip(cpu.named_parameters(), gpu.named_parameters(), strict=True):
+        assert relative_error(p.grad, to_host(q.grad)) < 1e-10, name
+    tok, data = char_setup()
+    model = TransformerLanguageModel(tok.vocab_size, 16, 2, 2, 12, seed=0, device="cuda")
+    history = Trainer(model, data, dict(CONFIG, epochs=1), tokenizer=tok, log=None).fit()
+    assert math.isfinite(history[0]["valid_loss"])
+    assert len(generate(model, tok, "the ", max_new_tokens=20, seed=0)) > 0
+
+
+def test_inference_and_the_batch_one_stepper_on_the_device_match_the_cpu():
+    """model.inference() (fast.lstm_inference, fast.cross_entropy) and the batch-1 stepper give
+    the CPU's numbers on 'cuda'."""
+    from scratchlstm.training import evaluate  # noqa: PLC0415
+
+    cpu = LSTMLanguageModel(30, 8, 8, 2, tie_weights=True, dtype="float64", seed=4).eval()
+    gpu = LSTMLanguageModel(30, 8, 8, 2, tie_weights=True, dtype="float64", seed=4, device="cuda").eval()
+    ids = numpy.random.default_rng(3).integers(0, 30, 120)
+    assert math.isclose(evaluate(cpu, ids, 3, 7), evaluate(gpu, ids, 3, 7), rel_tol=1e-12)
+    steppers = cpu.batch_one_stepper(), gpu.batch_one_stepper()
+    for token in (1, 5, 9, 2):
+        ours, theirs = (s.step(token) for s in steppers)
+        assert relative_error(ours, to_host(theirs)) < 1e-12

@@ -273,6 +273,8 @@ isclose = _counted("isclose", numpy.isclose, 2)
 array_equal = _counted("array_equal", numpy.array_equal, 2)
 around = round = _counted("round", numpy.round)  # noqa: A001
 nan_to_num = _counted("nan_to_num", numpy.nan_to_num)
+triu = _counted("triu", numpy.triu)       # cupy.triu(m, k=0), one kernel
+tril = _counted("tril", numpy.tril)
 
 
 def clip(a, a_min=None, a_max=None, out=None):
