@@ -10,6 +10,7 @@ runs alternate in slices of ``--slice`` CPU seconds, so that a busy machine slow
     python benchmarks/study_lstm_transformer.py curves --data covid --tokenizer bpe --minutes 12
     python benchmarks/study_lstm_transformer.py curves --data covid --tokenizer unigram --minutes 12
     python benchmarks/study_lstm_transformer.py recall            # the long-range task
+    python benchmarks/study_lstm_transformer.py recall --context 48 --minutes 4   # a shorter one
     python benchmarks/study_lstm_transformer.py stories           # TinyStories sample: a smoke test
     python benchmarks/study_lstm_transformer.py report            # table and figure from the results
 
@@ -257,7 +258,8 @@ def recall(args):
     valid, queries = recall_sequences(1024, length, rng)
     ids = {"train": train[:, :-1].reshape(-1), "valid": valid[:, :-1].reshape(-1)}
     tokenizer = CharTokenizer().fit("".join(chr(65 + k) for k in range(31)))   # 31 + <unk> = 32 ids
-    result = race(args, tokenizer, ids, {"train": ids["train"].size, "valid": ids["valid"].size}, "recall",
+    tag = "recall" if args.context == 128 else f"recall-{args.context}"     # the default context, or which
+    result = race(args, tokenizer, ids, {"train": ids["train"].size, "valid": ids["valid"].size}, tag,
                   measure=lambda model: recall_accuracy(model, valid, queries))
     return result
 
