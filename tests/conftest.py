@@ -117,3 +117,18 @@ def cli_main(capsys, *args):
         code = exc.code
     out, err = capsys.readouterr()
     return code, out, err
+
+
+#: A small text and the options of a seconds-long CLI training run on it (the CLI test files).
+CLI_TEXT = ("the cat sat on the mat. the dog sat on the log. " * 40
+            + "a bird sang in the tree and the cat looked up. " * 20)
+TINY_CLI = ["--tokenizer", "char", "--embed-dim", "8", "--hidden-dim", "16", "--layers", "1",
+            "--batch-size", "4", "--bptt", "10", "--samples", "0"]
+
+
+@pytest.fixture
+def corpus(tmp_path):
+    """CLI_TEXT, one sentence a line, as a text file."""
+    path = tmp_path / "corpus.txt"
+    path.write_text(CLI_TEXT.replace(". ", ".\n"))
+    return path

@@ -33,17 +33,7 @@ from scratchlstm.text import BPETokenizer, CharTokenizer, load_tokenizer, tokeni
 from scratchlstm.training import Trainer, TrainConfig, TrainingDiverged, evaluate
 
 REPO = Path(__file__).resolve().parents[1]
-TEXT = ("the cat sat on the mat. the dog sat on the log. " * 40
-        + "a bird sang in the tree and the cat looked up. " * 20)
-TINY = ["--tokenizer", "char", "--embed-dim", "8", "--hidden-dim", "16", "--layers", "1",
-        "--batch-size", "4", "--bptt", "10", "--samples", "0"]
-
-
-@pytest.fixture
-def corpus(tmp_path):
-    path = tmp_path / "corpus.txt"
-    path.write_text(TEXT.replace(". ", ".\n"))
-    return path
+from conftest import CLI_TEXT as TEXT, TINY_CLI as TINY  # noqa: E402 - the shared tiny CLI run
 
 
 def run_cli(*args, timeout=120, **kwargs):
