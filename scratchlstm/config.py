@@ -377,7 +377,8 @@ class TrainConfig:
     epochs : int, maximum number of passes over the training stream
     batch_size, eval_batch_size : int, parallel streams for training and for evaluation
     bptt : int, window length in time steps; ``variable_bptt`` jitters it (AWD-LSTM)
-    optimizer : "adam", "adamw", "sgd" or "ntasgd"; lr, momentum, weight_decay, nonmono as in
+    optimizer : "adam", "adamw", "sgd" or "ntasgd"; lr, momentum, weight_decay, nonmono,
+        average_after as in
         :mod:`scratchlstm.optim`
     clip : float or None, global gradient-norm limit
     schedule : "plateau" (lr *= plateau_factor when validation stalls for more than
@@ -401,6 +402,9 @@ class TrainConfig:
     momentum: float = setting(0.0, "SGD momentum", range=PROBABILITY)
     nonmono: int = setting(5, "ntasgd: average once validation fails to beat the best of more "
                               "than N epochs ago", range=AT_LEAST_1)
+    average_after: int | None = setting(None, "ntasgd: average after epoch N at the latest "
+                                              "(a fixed budget's backstop)", range=AT_LEAST_1,
+                                        shown="only when triggered")
     weight_decay: float = setting(0.0, "L2 (adam, sgd) or decoupled (adamw) weight decay", range=AT_LEAST_0)
     clip: float | None = setting(0.25, "global gradient-norm limit, or none", range=POSITIVE,
                                  none_words=("none", "off", "0"))

@@ -209,6 +209,11 @@ class NTASGD(SGD):
     many SGD steps sits nearer the bottom of the valley than any single noisy step. The switch is
     "non-monotone" because one bad epoch is not enough; the loss must fail to beat an old best.
 
+    A short run may end before the loss ever stalls, and a constant-rate SGD iterate is a noisy
+    place to stop. ``average_after`` switches averaging on after that epoch at the latest, so the
+    last epochs of a fixed budget are averaged whatever the trigger says (classic ASGD with a
+    fixed start, as a backstop for the non-monotone rule).
+
     Call :meth:`epoch_end` with each epoch's validation loss (the Trainer does). The averaging
     flag, the count and the loss history are hyperparameters and the average a state array, so a
     checkpoint resumes exactly.
@@ -217,22 +222,29 @@ class NTASGD(SGD):
     ----------
     params, lr, weight_decay : as for :class:`SGD` (no momentum: the average is the momentum)
     nonmono : int >= 1, how many recent epochs a new loss is not compared with
+    average_after : int >= 1 or None, switch averaging on after this many epochs at the latest
     """
 
     state_names = ("momentum_buffer", "average")
 
-    def __init__(self, params, lr: float = 30.0, weight_decay: float = 0.0, nonmono: int = 5):
+    def __init__(self, params, lr: float = 30.0, weight_decay: float = 0.0, nonmono: int = 5,
+                 average_after: int | None = None):
         super().__init__(params, lr, momentum=0.0, weight_decay=weight_decay)
         if isinstance(nonmono, bool) or not isinstance(nonmono, int) or nonmono < 1:
             raise ValueError(f"nonmono must be an integer >= 1, got {nonmono!r}")
+        if average_after is not None and (isinstance(average_after, bool)
+                                          or not isinstance(average_after, int) or average_after < 1):
+            raise ValueError(f"average_after must be an integer >= 1 or None, got {average_after!r}")
         self.nonmono = nonmono
+        self.average_after = average_after
         self.averaging = False
         self.n_averaged = 0
         self.valid_losses: list[float] = []
         self.switched_at_epoch: int | None = None
 
     def hyperparameters(self) -> dict:
-        return {**super().hyperparameters(), "nonmono": self.nonmono, "averaging": self.averaging,
+        return {**super().hyperparameters(), "nonmono": self.nonmono,
+                "average_after": self.average_after, "averaging": self.averaging,
                 "n_averaged": self.n_averaged, "valid_losses": list(self.valid_losses),
                 "switched_at_epoch": self.switched_at_epoch}
 
@@ -255,9 +267,10 @@ class NTASGD(SGD):
         bool : True on the epoch that switched averaging on
         """
         losses = self.valid_losses
-        triggered = (not self.averaging and len(losses) > self.nonmono
-                     and valid_loss > min(losses[:-self.nonmono]))
+        stalled = len(losses) > self.nonmono and valid_loss > min(losses[:-self.nonmono])
         losses.append(float(valid_loss))
+        out_of_time = self.average_after is not None and len(losses) >= self.average_after
+        triggered = not self.averaging and (stalled or out_of_time)
         if triggered:
             self.averaging = True
             self.switched_at_epoch = len(losses)

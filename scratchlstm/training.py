@@ -112,7 +112,8 @@ def make_optimizer(config: TrainConfig, params) -> SGD | Adam:
     if config.optimizer == "sgd":
         return SGD(params, lr=config.lr, momentum=config.momentum, weight_decay=config.weight_decay)
     if config.optimizer == "ntasgd":
-        return NTASGD(params, lr=config.lr, weight_decay=config.weight_decay, nonmono=config.nonmono)
+        return NTASGD(params, lr=config.lr, weight_decay=config.weight_decay, nonmono=config.nonmono,
+                      average_after=config.average_after)
     if config.optimizer == "adamw":
         return AdamW(params, lr=config.lr, weight_decay=config.weight_decay)
     return Adam(params, lr=config.lr, weight_decay=config.weight_decay)

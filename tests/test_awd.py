@@ -115,6 +115,21 @@ def test_ntasgd_switches_only_when_the_loss_fails_to_beat_an_old_best():
     assert opt.epoch_end(10.0) is False
 
 
+def test_ntasgd_average_after_switches_a_still_improving_run_at_that_epoch():
+    from scratchlstm.nn.module import Parameter
+    from scratchlstm.optim import NTASGD
+
+    opt = NTASGD([Parameter(numpy.zeros(2))], lr=1.0, nonmono=2, average_after=3)
+    # the loss keeps falling, so the non-monotone rule never fires; the backstop does, after epoch 3
+    assert [opt.epoch_end(v) for v in (5.0, 4.0, 3.0, 2.0)] == [False, False, True, False]
+    assert opt.averaging and opt.switched_at_epoch == 3
+    # the trigger still fires earlier when the loss stalls first
+    early = NTASGD([Parameter(numpy.zeros(2))], lr=1.0, nonmono=1, average_after=10)
+    assert [early.epoch_end(v) for v in (5.0, 4.0, 6.0)] == [False, False, True]
+    with pytest.raises(ValueError, match="average_after"):
+        NTASGD([Parameter(numpy.zeros(2))], average_after=0)
+
+
 def test_ntasgd_averages_the_iterates_since_the_switch_and_resumes_exactly(rng):
     from scratchlstm.nn.module import Parameter
     from scratchlstm.optim import NTASGD
