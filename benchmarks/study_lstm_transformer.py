@@ -11,6 +11,7 @@ runs alternate in slices of ``--slice`` CPU seconds, so that a busy machine slow
     python benchmarks/study_lstm_transformer.py curves --data covid --tokenizer unigram --minutes 12
     python benchmarks/study_lstm_transformer.py recall            # the long-range task
     python benchmarks/study_lstm_transformer.py recall --context 48 --minutes 4   # a shorter one
+    python benchmarks/study_lstm_transformer.py copy --params 0.2 --batch 8 --minutes 5   # copy over a distance
     python benchmarks/study_lstm_transformer.py stories           # TinyStories sample: a smoke test
     python benchmarks/study_lstm_transformer.py report            # table and figure from the results
 
@@ -34,7 +35,7 @@ sys.path.insert(0, str(HERE.parent))
 
 def parse_args(argv=None):
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("experiment", choices=["curves", "recall", "stories", "report"])
+    p.add_argument("experiment", choices=["curves", "recall", "copy", "stories", "report"])
     p.add_argument("--data", default="tinyshakespeare")
     p.add_argument("--data-dir", default=os.environ.get("SCRATCHLSTM_DATA", str(HERE.parents[1] / "shared" / "data")))
     p.add_argument("--tokenizer", default="char", choices=["char", "bpe", "unigram"])
@@ -239,6 +240,8 @@ def main(argv=None):
         args.minutes = min(args.minutes, 1.0)
         tokenizer, ids, chars = load_tokens(args)
         result = race(args, tokenizer, ids, chars, "tinystories-smoke")
+    elif args.experiment == "copy":
+        result = copy_task(args)
     else:
         result = recall(args)
     path = out / f"{result['experiment']}.json"
@@ -262,6 +265,72 @@ def recall(args):
     result = race(args, tokenizer, ids, {"train": ids["train"].size, "valid": ids["valid"].size}, tag,
                   measure=lambda model: recall_accuracy(model, valid, queries))
     return result
+
+
+COPY_SYMBOLS = 64                 # ids 0..63 are symbols, 64 is the separator
+
+
+def copy_sequences(n: int, length: int, rng, min_period: int = 5, max_period: int = 64):
+    """The copy task: ``n`` sequences of ``length`` tokens, each a segment of L distinct random
+    symbols and a separator, repeated: ``s1 .. sL | s1 .. sL | s1 ...``. From the first separator
+    on, every next token is the one ``d = L + 1`` places back, so predicting it means reaching
+    exactly ``d`` tokens into the past; ``d`` is drawn per sequence from ``min_period`` to
+    ``max_period``. The symbols of a segment are distinct, so "find where the current token was
+    last seen and copy its successor" is always right. Almost every target is predictable (unlike
+    the recall task, whose one predictable token per sequence is drowned by noise).
+
+    Returns
+    -------
+    seqs : (n, length) int64
+    periods : (n,) int64, the distance ``d`` of each sequence
+    """
+    from scratchlstm.backend import np
+
+    seqs = np.empty((n, length), dtype=np.int64)
+    periods = rng.integers(min_period, max_period + 1, size=n)
+    for k, d in enumerate(periods):
+        unit = np.append(rng.permutation(COPY_SYMBOLS)[:d - 1], COPY_SYMBOLS)
+        seqs[k] = np.resize(unit, length)
+    return seqs, periods
+
+
+def copy_accuracy(model, seqs, periods, batch: int = 64):
+    """Next-token accuracy on the predictable targets (those at least ``d`` places in), overall
+    and by distance bucket."""
+    from scratchlstm.backend import np, to_host
+
+    model.eval()
+    hits, counts = np.zeros(len(seqs)), np.zeros(len(seqs))
+    for k in range(0, len(seqs), batch):
+        block = seqs[k:k + batch]
+        logits, _ = model(block.T[:-1].copy())                   # (T - 1, b, V), a fresh state
+        predicted = to_host(logits).argmax(axis=-1).T            # (b, T - 1): the guess for t + 1
+        target_index = np.arange(1, block.shape[1])              # target position t + 1
+        predictable = target_index[None, :] >= periods[k:k + batch, None]
+        correct = (predicted == block[:, 1:]) & predictable
+        hits[k:k + batch], counts[k:k + batch] = correct.sum(axis=1), predictable.sum(axis=1)
+    buckets = {}
+    for low, high in ((5, 17), (17, 33), (33, 49), (49, 65)):
+        sel = (periods >= low) & (periods < high)
+        if sel.any():
+            buckets[f"{low}-{high - 1}"] = float(hits[sel].sum() / counts[sel].sum())
+    return float(hits.sum() / counts.sum()), buckets
+
+
+def copy_task(args):
+    """Train both on the copy task; report next-token accuracy by the distance copied over."""
+    from scratchlstm.backend import np
+    from scratchlstm.text import CharTokenizer
+
+    rng = np.random.default_rng(args.seed)
+    length = args.context + 1
+    train, _ = copy_sequences(args.batch * 512, length, rng)
+    valid, periods = copy_sequences(512, length, rng)
+    ids = {"train": train[:, :-1].reshape(-1), "valid": valid[:, :-1].reshape(-1)}
+    tokenizer = CharTokenizer().fit("".join(chr(48 + k) for k in range(COPY_SYMBOLS + 1)))  # 65 + <unk>
+    tag = "copy" if args.context == 128 else f"copy-{args.context}"
+    return race(args, tokenizer, ids, {"train": ids["train"].size, "valid": ids["valid"].size}, tag,
+                measure=lambda model: copy_accuracy(model, valid, periods))
 
 
 def report(out: Path) -> int:

@@ -22,6 +22,8 @@ def test_the_ladder_runs_resumes_and_reports(tmp_path, capsys, monkeypatch):
     folder = tmp_path / "covid"
     full = json.loads((folder / "full.json").read_text())
     assert full["model"]["weight_drop"] == 0.3 and full["config"]["optimizer"] == "ntasgd"
+    # two epochs: averaging starts after the first at the latest (60% of 2, rounded)
+    assert full["config"]["average_after"] == 1 and full["switched_at_epoch"] == 1
     dropped = json.loads((folder / "no-weight-drop.json").read_text())
     assert dropped["model"]["weight_drop"] == 0.0
     assert len(full["history"]) == 2
