@@ -33,3 +33,19 @@ def test_the_ladder_runs_resumes_and_reports(tmp_path, capsys, monkeypatch):
     capsys.readouterr()
     main(argv)                                         # a rerun trains nothing again
     assert capsys.readouterr().out.count("done before: skipped") == 2
+
+
+def test_average_gain_evaluates_the_last_iterate_and_the_average(tmp_path, capsys, corpus):
+    from conftest import TINY_CLI, cli_main
+
+    out = tmp_path / "run"
+    code, _, err = cli_main(capsys, "train", "--data", corpus, *TINY_CLI, "--epochs", "2", "--optimizer",
+                            "ntasgd", "--lr", "2", "--average-after", "1", "--out", out, "--no-progress")
+    assert code == 0, err
+    main = runpy.run_path(str(REPO / "benchmarks" / "awd_average_gain.py"))["main"]
+    assert main([str(out / "last.npz"), "--out", str(tmp_path / "gain.json")]) == 0
+    gain = json.loads((tmp_path / "gain.json").read_text())
+    assert gain["switched_at_epoch"] == 1 and gain["steps_averaged"] > 0 and gain["epochs_trained"] == 2
+    # the two sets of weights differ, so their perplexities do; both are finite and above 1
+    assert gain["iterate_valid_ppl"] != gain["average_valid_ppl"]
+    assert all(1 < gain[f"{w}_{s}_ppl"] < 1e4 for w in ("iterate", "average") for s in ("valid", "test"))
