@@ -183,13 +183,16 @@ def _start_ids(tokenizer, prompt: str) -> tuple[list[int], int]:
     ids = list(tokenizer.encode(prompt)) if prompt else []
     if ids:
         return ids, len(ids)
-    # An empty prompt still needs one input token: the end-of-text marker when the tokenizer has
-    # one (the model has seen it at every line end), else a newline, else token 0.
-    eos = getattr(tokenizer, "eos_id", None)
-    if eos is not None:
-        return [eos], 0
+    # An empty prompt still needs one input token: whatever the tokenizer makes of a line end,
+    # which the model saw at the start of every line (the word tokenizer's <eos>; a newline
+    # character or byte piece otherwise). Not <eos> itself: a BPE or unigram tokenizer without
+    # add_eos never puts it in the training stream, and an untrained token sends the state
+    # somewhere no training text went.
     newline = list(tokenizer.encode("\n"))
-    return (newline[-1:] or [0]), 0
+    if newline and newline[-1] != getattr(tokenizer, "unk_id", None):
+        return newline[-1:], 0
+    eos = getattr(tokenizer, "eos_id", None)
+    return ([eos] if eos is not None else newline[-1:] or [0]), 0
 
 
 def _inference(model):

@@ -95,6 +95,30 @@ def test_empty_prompt_and_zero_tokens(char_model):
     assert generate(model, tok, "hello", 0) == ""
 
 
+def test_an_empty_prompt_starts_from_what_the_model_saw_at_line_ends():
+    """With no prompt, generation is fed the token of a line end, which the training stream held
+    at every line: <eos> for a word tokenizer, byte 10 for BPE without add_eos (where <eos> never
+    occurs in training, so starting from it starts from an untrained state), <eos> with add_eos,
+    and the newline character at character level."""
+    from scratchlstm.generation import _start_ids
+    from scratchlstm.text import UnigramTokenizer
+
+    text = "the cat sat\nthe dog sat\n" * 20
+    word = WordTokenizer(add_eos=True).fit(text)
+    bpe = BPETokenizer(vocab_size=270).fit(text)
+    bpe_eos = BPETokenizer(vocab_size=270, add_eos=True).fit(text)
+    char = CharTokenizer().fit(text)
+    unigram = UnigramTokenizer(vocab_size=280).fit(text)
+    assert _start_ids(word, "") == ([word.eos_id], 0)
+    assert _start_ids(bpe, "") == ([10], 0) and 10 in bpe.encode_corpus(text)
+    assert _start_ids(bpe_eos, "") == ([bpe_eos.eos_id], 0)
+    assert _start_ids(char, "") == (char.encode("\n"), 0)
+    start, _ = _start_ids(unigram, "")
+    assert start[0] in unigram.encode_corpus(text) and start[0] != unigram.eos_id
+    # a character vocabulary without a newline has no line-end token: token 0 then
+    assert _start_ids(CharTokenizer().fit("abc"), "") == ([0], 0)
+
+
 def test_stop_at_eos_with_a_word_model():
     """A word model whose decoder favours <eos> stops right after generating it."""
     tok = WordTokenizer(add_eos=True).fit("a b c\nb c a\n")
