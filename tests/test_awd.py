@@ -271,3 +271,52 @@ def test_variable_bptt_scales_the_step_by_the_window_length(monkeypatch):
     assert len(set(lengths)) > 1                                 # the lengths did vary
     assert seen == pytest.approx([2.0 * n / 10 for n in lengths])
     assert trainer.optimizer.lr == 2.0                           # and the rate is restored
+
+
+# ---------------------------------------------------------------------------------------------
+# Lesson 16 exercises (worked solutions)
+# ---------------------------------------------------------------------------------------------
+def test_exercise_16_1_weight_drop_is_unbiased():
+    """E[W * mask] = W because mask = keep / (1 - p) and E[keep] = 1 - p; the mean over n masks
+    approaches W with an error that falls like 1 / sqrt(n)."""
+    W = numpy.random.default_rng(0).standard_normal((8, 32))
+    rng = numpy.random.default_rng(1)
+
+    def error_of_mean(n):
+        mean = sum(R.weight_drop_forward(W, 0.4, rng)[0] for _ in range(n)) / n
+        return float(numpy.abs(mean - W).mean())
+
+    small, large = error_of_mean(100), error_of_mean(1600)
+    assert 2.5 < small / large < 6.5          # 16x the masks: about 4x smaller error
+
+
+def test_exercise_16_2_tar_gradient_at_the_window_ends():
+    """Inside the window h_t is in two differences, at the ends in one: dL/dh_0 = -2b d_1 / N and
+    dL/dh_{T-1} = 2b d_{T-1} / N. With all states equal but h_k = 1, only h_{k-1}, h_k and h_{k+1}
+    get a gradient: -2b/N, 4b/N, -2b/N (and at an end, only one neighbour)."""
+    T, B, H, beta = 6, 1, 1, 0.5
+    N = (T - 1) * B * H
+    for k, expected in ((3, {2: -1.0, 3: 2.0, 4: -1.0}), (0, {0: 1.0, 1: -1.0}), (T - 1, {T - 2: -1.0, T - 1: 1.0})):
+        hs = numpy.zeros((T, B, H))
+        hs[k] = 1.0
+        _, grad = R.temporal_activation_regularisation(hs, beta)
+        want = numpy.zeros(T)
+        for t, v in expected.items():
+            want[t] = 2 * beta / N * v
+        assert numpy.allclose(grad[:, 0, 0], want)
+
+
+def test_exercise_16_3_when_ntasgd_starts_averaging():
+    """nonmono=2: never. Epoch 4 (4.9) is worse than epoch 3, but not worse than the best of the
+    epochs more than 2 back (epoch 1: 6.0); epoch 5 (4.85) is not worse than the best of epochs
+    1-2 (5.0), and epoch 6 (4.79) not worse than that of epochs 1-3 (4.8). nonmono=1: epoch 5,
+    whose 4.85 is worse than the best of epochs 1-3 (4.8)."""
+    from scratchlstm.nn.module import Parameter
+    from scratchlstm.optim import NTASGD
+
+    losses = (6.0, 5.0, 4.8, 4.9, 4.85, 4.79)
+    two = NTASGD([Parameter(numpy.zeros(1))], nonmono=2)
+    assert not any(two.epoch_end(v) for v in losses) and two.switched_at_epoch is None
+    one = NTASGD([Parameter(numpy.zeros(1))], nonmono=1)
+    assert [one.epoch_end(v) for v in losses] == [False, False, False, False, True, False]
+    assert one.switched_at_epoch == 5
