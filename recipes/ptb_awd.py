@@ -27,6 +27,6 @@ model = dict(embed_dim=400, hidden_dim=400, num_layers=2, tie_weights=True, lock
              dropout=0.3, input_dropout=0.3, hidden_dropout=0.2, embedding_dropout=0.1,
              weight_drop=0.3, ar_alpha=2.0, tar_beta=1.0, init="uniform", init_range=0.1)
 train = dict(epochs=13, batch_size=20, eval_batch_size=10, bptt=35, variable_bptt=True,
-             optimizer="ntasgd", lr=30.0, nonmono=2, average_after=8, weight_decay=1.2e-6, clip=0.25,
+             optimizer="ntasgd", lr=30.0, nonmono=2, average_after=7, weight_decay=1.2e-6, clip=0.25,
              schedule="none")
 out = "runs/ptb-awd"

@@ -706,8 +706,11 @@ class Trainer:
         trainer = cls(model, data, config, tokenizer=tokenizer,
                       out_dir=out_dir if out_dir is not None else Path(path).parent, chars=chars, log=log)
         ckpt.load_optimizer(trainer.optimizer)
-        for key in ("lr", "momentum", "weight_decay"):     # an explicit override beats the saved value
-            if key in config_overrides:
+        # An explicit override beats the saved value (the checkpoint restored every hyperparameter
+        # of the optimizer, NT-ASGD's interval and backstop included).
+        saved = trainer.optimizer.hyperparameters()
+        for key in ("lr", "momentum", "weight_decay", "nonmono", "average_after"):
+            if key in config_overrides and key in saved:
                 setattr(trainer.optimizer, key, config_overrides[key])
         (trainer.epoch, trainer.window, trainer.global_step, trainer.epoch_loss_sum,
          trainer.epoch_tokens, trainer.history, trainer.best_valid, trainer.best_epoch) = position

@@ -255,6 +255,23 @@ def test_an_ntasgd_run_resumes_exactly_after_the_switch(tmp_path, scripted_valid
         numpy.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7)
 
 
+def test_resume_applies_a_new_average_after_or_nonmono(tmp_path, scripted_validation):
+    """The checkpoint restores NT-ASGD's settings; one given again on resume replaces them (as
+    --lr does), so a run can be told to average sooner without starting over."""
+    from scratchlstm.training import Trainer  # noqa: PLC0415
+
+    model, tok, data = _awd_setup()
+    config = dict(_AWD_CONFIG, nonmono=3)      # the scripted losses never trigger at interval 3
+    Trainer(model, data, dict(config, epochs=2), tokenizer=tok, out_dir=tmp_path, log=None).fit()
+    kept = Trainer.resume(tmp_path / "last.npz", data, log=None, epochs=5)
+    assert (kept.optimizer.nonmono, kept.optimizer.average_after) == (3, None)
+    resumed = Trainer.resume(tmp_path / "last.npz", data, log=None, epochs=5, average_after=3, nonmono=4)
+    assert (resumed.optimizer.nonmono, resumed.optimizer.average_after) == (4, 3)
+    resumed.fit()
+    assert resumed.optimizer.switched_at_epoch == 3
+    assert [row["averaging"] for row in resumed.history] == [False, False, True, True, True]
+
+
 def test_variable_bptt_scales_the_step_by_the_window_length(monkeypatch):
     from scratchlstm.training import Trainer  # noqa: PLC0415
 
