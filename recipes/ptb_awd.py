@@ -12,9 +12,10 @@ weights, on which validation and best.npz are judged). 2 x 400 LSTM, embedding a
 
 Two changes for the short budget, both measured (benchmarks/RESULTS.md, section 12): batch 20 and
 windows of 35 give four times the updates per epoch of the paper's 40 x 70 (the first try, at
-40 x 70, was at validation perplexity 237 after 2 epochs); and averaging starts after epoch 8 at
-the latest (average_after), because at a constant lr of 30 the validation loss is still falling
-when 13 epochs end, so the non-monotone trigger alone would never average.
+40 x 70, was at validation perplexity 237 after 2 epochs); and averaging starts after epoch 7 at
+the latest (average_after): at a constant lr of 30 validation still improves a little every epoch
+(by under 1 perplexity from epoch 5 to 6), so the non-monotone trigger alone would not fire within
+13 epochs, while iterates at their noise floor are just what averaging is for.
 
 The run is resumable: stop it with Ctrl-C and continue with --resume runs/ptb-awd/last.npz.
 
