@@ -16,12 +16,13 @@ sys.path.insert(0, str(LESSONS))
 from execute import coalesce_streams, execute, main, strip_volatile  # noqa: E402
 
 
-def test_there_are_fifteen_lessons():
-    """Thirteen lessons, the appendix "under the hood" and the LSTM-transformer study; the glob of
-    the test below finds all."""
-    assert len(NOTEBOOKS) == 15
-    assert NOTEBOOKS[-2].name == "14_under_the_hood.ipynb"
-    assert NOTEBOOKS[-1].name == "15_lstm_versus_transformer.ipynb"
+def test_there_are_sixteen_lessons():
+    """Thirteen lessons, the appendix "under the hood", the LSTM-transformer study and AWD-LSTM;
+    the glob of the test below finds all."""
+    assert len(NOTEBOOKS) == 16
+    assert NOTEBOOKS[-3].name == "14_under_the_hood.ipynb"
+    assert NOTEBOOKS[-2].name == "15_lstm_versus_transformer.ipynb"
+    assert NOTEBOOKS[-1].name == "16_awd_lstm.ipynb"
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=[p.stem for p in NOTEBOOKS])
