@@ -273,6 +273,7 @@ class Trainer:
         self.state = None
         self.epoch_loss_sum = 0.0
         self.epoch_tokens = 0
+        self.epoch_seconds = 0.0       # training time of the current epoch in earlier sittings
         self.history: list[dict] = []
         self.best_valid = math.inf
         self.best_epoch = 0
@@ -435,11 +436,13 @@ class Trainer:
                 bar.update(1, **fields)
                 if stop is not None and stop.requested:
                     self._read_loss()
+                    self.epoch_seconds += time.perf_counter() - start    # saved with the position
                     return False
         self._read_loss()          # nothing left to read unless the windows ended early
         self._read_loss_now = False
-        self._epoch_seconds = time.perf_counter() - start
-        self._epoch_tok_s = (self.epoch_tokens - tokens_at_start) / max(self._epoch_seconds, 1e-9)
+        # the whole epoch's time and tokens, the sittings before a resume included
+        self._epoch_seconds = self.epoch_seconds + time.perf_counter() - start
+        self._epoch_tok_s = self.epoch_tokens / max(self._epoch_seconds, 1e-9)
         return True
 
     # -- the loop -------------------------------------------------------------------------------
@@ -469,7 +472,7 @@ class Trainer:
                 while self.epoch <= c.epochs:
                     if self.window == 0:
                         self.state = None          # reset the hidden state at the start of each epoch
-                        self.epoch_loss_sum, self.epoch_tokens = 0.0, 0
+                        self.epoch_loss_sum, self.epoch_tokens, self.epoch_seconds = 0.0, 0, 0.0
                     if not self.train_epoch(stop):
                         interrupted = True
                         break
@@ -578,7 +581,7 @@ class Trainer:
         self.epoch += 1
         self.window = 0
         self.state = None
-        self.epoch_loss_sum, self.epoch_tokens = 0.0, 0
+        self.epoch_loss_sum, self.epoch_tokens, self.epoch_seconds = 0.0, 0, 0.0
         if self.out_dir:
             if improved:
                 with self.optimizer.averaged():          # best.npz holds the weights evaluated
@@ -650,6 +653,7 @@ class Trainer:
             "train_config": asdict(self.config),
             "epoch": self.epoch, "window": self.window, "global_step": self.global_step,
             "epoch_loss_sum": self.epoch_loss_sum, "epoch_tokens": self.epoch_tokens,
+            "epoch_seconds": self.epoch_seconds,
             "train_tokens": int(self.ids["train"].size),
             "history": self.history, "best_valid": self.best_valid if math.isfinite(self.best_valid) else None,
             "best_epoch": self.best_epoch,
@@ -713,7 +717,8 @@ class Trainer:
             if key in config_overrides and key in saved:
                 setattr(trainer.optimizer, key, config_overrides[key])
         (trainer.epoch, trainer.window, trainer.global_step, trainer.epoch_loss_sum,
-         trainer.epoch_tokens, trainer.history, trainer.best_valid, trainer.best_epoch) = position
+         trainer.epoch_tokens, trainer.history, trainer.best_valid, trainer.best_epoch,
+         trainer.epoch_seconds) = position
         if trainer.window > trainer.steps_per_epoch():
             raise ValueError(f"{path} stopped at step {trainer.window} of epoch {trainer.epoch}, but these "
                              f"data give only {trainer.steps_per_epoch()} steps per epoch: resume with the "
@@ -764,7 +769,8 @@ def read_data_config(path, m: dict) -> DataConfig | None:
 
 def _read_position(path, m: dict) -> tuple:
     """The saved position of a run, type-checked: (epoch, window, global_step, epoch_loss_sum,
-    epoch_tokens, history, best_valid, best_epoch)."""
+    epoch_tokens, history, best_valid, best_epoch, epoch_seconds); a checkpoint from before
+    epoch_seconds was saved reads as 0 there."""
     def number(key, kind=int, low=0, none_ok=False):
         value = m.get(key)
         if value is None and none_ok:
@@ -780,7 +786,8 @@ def _read_position(path, m: dict) -> tuple:
     best_valid = number("best_valid", numbers.Real, none_ok=True)
     return (number("epoch", low=1), number("window"), number("global_step"),
             float(number("epoch_loss_sum", numbers.Real)), number("epoch_tokens"), history,
-            float(best_valid) if best_valid is not None else math.inf, number("best_epoch"))
+            float(best_valid) if best_valid is not None else math.inf, number("best_epoch"),
+            float(number("epoch_seconds", numbers.Real)) if "epoch_seconds" in m else 0.0)
 
 
 def _best_weights_of_run(best: Path, run_id: str | None, model) -> dict:

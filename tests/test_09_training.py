@@ -112,6 +112,24 @@ def test_resume_after_ctrl_c_matches_an_uninterrupted_run(tmp_path):
     assert math.isclose(straight.result["test_loss"], resumed.result["test_loss"], rel_tol=1e-6)
 
 
+def test_an_interrupted_epoch_counts_its_time_before_the_interruption(tmp_path):
+    """The epoch's seconds (and so its tokens/s) cover both sittings: the time trained before
+    Ctrl-C travels in last.npz and is added to the time after the resume."""
+    config = dict(epochs=2, batch_size=4, eval_batch_size=2, bptt=12, lr=0.005, progress=False,
+                  max_steps_per_epoch=5)
+    model, tok, data = tiny_setup()
+    first = InterruptingTrainer(model, data, config, tokenizer=tok, out_dir=tmp_path, log=None)
+    first.fit()
+    before = first.epoch_seconds
+    assert first.result["interrupted"] and first.epoch == 2 and before > 0
+    resumed = Trainer.resume(tmp_path / "last.npz", data, log=None)
+    assert resumed.epoch_seconds == before
+    resumed.fit()
+    row = resumed.history[-1]
+    assert row["epoch"] == 2 and row["seconds"] > before
+    assert math.isclose(row["tokens_per_s"] * row["seconds"], 5 * 4 * 12)   # the whole epoch's tokens
+
+
 def test_nan_guard_names_the_step_and_keeps_the_weights(tmp_path):
     """A NaN in the forward pass (here: a poisoned embedding row) stops training at once with a
     message naming the step, before the optimizer can spread NaN into the other weights; the
