@@ -19,6 +19,7 @@ AdamW (Loshchilov & Hutter 2019) decays the weights directly, :math:`\theta \lef
 from __future__ import annotations
 
 import math
+import numbers
 from contextlib import contextmanager
 
 from .backend import Array, get_array_module, to_device, to_host, device_of
@@ -80,6 +81,13 @@ def adam_step(param, grad, m, v, t: int, lr: float, beta1: float = 0.9, beta2: f
     param -= lr * m_hat / (xp.sqrt(v_hat) + eps)
 
 
+def _check_setting(name: str, value) -> None:
+    """A finite number >= 0: NaN passes every "< 0" test (all comparisons with NaN are False), and
+    one NaN update turns every weight into NaN."""
+    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not math.isfinite(value) or value < 0:
+        raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
+
+
 def _as_parameter_list(params):
     params = list(params.parameters() if hasattr(params, "parameters") else params)
     if not params:
@@ -94,8 +102,7 @@ class Optimizer:
     state_names: tuple[str, ...] = ()
 
     def __init__(self, params, lr: float):
-        if lr < 0:
-            raise ValueError(f"learning rate must be >= 0, got {lr}")
+        _check_setting("the learning rate lr", lr)
         self.params = _as_parameter_list(params)
         self.lr = float(lr)
         self.step_count = 0
@@ -176,6 +183,8 @@ class SGD(Optimizer):
     def __init__(self, params, lr: float = 0.1, momentum: float = 0.0, weight_decay: float = 0.0,
                  nesterov: bool = False):
         super().__init__(params, lr)
+        _check_setting("momentum", momentum)
+        _check_setting("weight_decay", weight_decay)
         if nesterov and momentum <= 0:
             raise ValueError("nesterov=True needs momentum > 0")
         self.momentum, self.weight_decay, self.nesterov = momentum, weight_decay, nesterov
@@ -335,6 +344,8 @@ class Adam(Optimizer):
     def __init__(self, params, lr: float = 1e-3, betas=(0.9, 0.999), eps: float = 1e-8,
                  weight_decay: float = 0.0):
         super().__init__(params, lr)
+        _check_setting("weight_decay", weight_decay)
+        _check_setting("eps", eps)
         if not (0.0 <= betas[0] < 1.0 and 0.0 <= betas[1] < 1.0):
             raise ValueError(f"betas must be in [0, 1), got {betas}")
         self.betas, self.eps, self.weight_decay = tuple(betas), eps, weight_decay

@@ -314,3 +314,17 @@ def test_adam_weight_decay_leaves_the_gradient_alone():
 @pytest.mark.parametrize("name", ('clip_grad_norm', 'sgd_step', 'adam_step'))
 def test_ladder(ladder, name):
     ladder(name)
+
+
+@pytest.mark.parametrize("make", ["SGD", "Adam", "AdamW", "NTASGD"])
+@pytest.mark.parametrize("setting", [dict(lr=float("nan")), dict(lr=float("inf")), dict(lr=-1.0),
+                                     dict(weight_decay=float("nan"))])
+def test_optimizers_refuse_a_rate_that_is_not_a_finite_number(make, setting):
+    """NaN slips through a plain "lr < 0" check; every optimizer refuses it when built, naming
+    the setting, before one update could turn every weight into NaN."""
+    import scratchlstm.optim as optim
+    from scratchlstm.nn.module import Parameter
+
+    name = next(iter(setting))
+    with pytest.raises(ValueError, match="weight_decay" if name == "weight_decay" else "learning rate"):
+        getattr(optim, make)([Parameter(numpy.zeros(3))], **setting)
