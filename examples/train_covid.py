@@ -37,7 +37,7 @@ from scratchlstm import gpu_available, resolve_device                  # noqa: E
 from scratchlstm.config import build_run_config, load_recipe           # noqa: E402
 from scratchlstm.data import prepare_data                               # noqa: E402
 from scratchlstm.generation import generate                             # noqa: E402
-from scratchlstm.training import Trainer                                # noqa: E402
+from scratchlstm.training import Trainer, prepare_out_dir               # noqa: E402
 
 RECIPES = REPO / "recipes"
 
@@ -62,7 +62,16 @@ def main(argv=None):
                         "42 s measured on 2 shared CPU cores)")
     parser.add_argument("--out", help="output folder (default: the recipe's, e.g. runs/covid-word)")
     parser.add_argument("--resume", help="continue from a last.npz checkpoint")
+    parser.add_argument("--overwrite", action="store_true", help="replace a run already in the output folder")
     args = parser.parse_args(argv)
+    try:
+        return train(args)
+    except ValueError as exc:           # a folder holding another run, a mismatched checkpoint, ...
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+
+
+def train(args) -> int:
 
     device = resolve_device(args.device)
     if device == "cuda":
@@ -76,6 +85,7 @@ def main(argv=None):
         ids, chars = prepare_data(args.data, tokenizer, fit=False)
         overrides = {"epochs": args.epochs} if args.epochs else {}
         out = Path(args.out) if args.out else Path(args.resume).parent
+        prepare_out_dir(out, args.overwrite, resuming=Path(args.resume))
         trainer = Trainer.resume(args.resume, ids, out_dir=out, device=device, chars=chars, **overrides)
         print(f"Resuming at epoch {trainer.epoch}, step {trainer.window}.")
     else:
@@ -101,6 +111,7 @@ def main(argv=None):
         print(model)
         # 3. the trainer: truncated BPTT, Adam, clipping, LR decay on plateau, early stopping
         out = run.out_dir()
+        prepare_out_dir(out, args.overwrite)        # never mix this run into another one's files
         trainer = Trainer(model, ids, run.train, tokenizer=tokenizer, out_dir=out, chars=chars,
                           data_config=run.data)
 

@@ -23,7 +23,7 @@ from scratchlstm import resolve_device                          # noqa: E402
 from scratchlstm.config import build_run_config, load_recipe    # noqa: E402
 from scratchlstm.data import prepare_data                        # noqa: E402
 from scratchlstm.generation import generate                      # noqa: E402
-from scratchlstm.training import Trainer                         # noqa: E402
+from scratchlstm.training import Trainer, prepare_out_dir        # noqa: E402
 
 RECIPE = REPO / "recipes" / "shakespeare_char.py"
 #: --quick: the recipe with a tiny model and one short epoch (a smoke run of about a minute)
@@ -38,6 +38,7 @@ def main(argv=None):
     parser.add_argument("--epochs", type=int, default=None, help="override the recipe's 8 epochs")
     parser.add_argument("--quick", action="store_true", help="a tiny model for a one-minute run")
     parser.add_argument("--out", default=None, help="output folder (default: the recipe's)")
+    parser.add_argument("--overwrite", action="store_true", help="replace a run already in the output folder")
     args = parser.parse_args(argv)
 
     recipe = load_recipe(RECIPE)
@@ -50,6 +51,11 @@ def main(argv=None):
         recipe["data"]["data_dir"] = args.data_dir
     recipe["out"] = args.out or recipe["out"]
     run = build_run_config(recipe)
+    try:
+        prepare_out_dir(run.out_dir(), args.overwrite)      # never mix this run into another one's files
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
 
     device = resolve_device(args.device)
     tokenizer = run.data.make_tokenizer()

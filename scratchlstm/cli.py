@@ -54,7 +54,6 @@ EXIT_CODES_HELP = """exit codes:
   130  interrupted after saving (Ctrl-C, SIGTERM or SIGHUP): resume from last.npz"""
 
 #: The files a training run writes into its --out folder.
-RUN_FILES = ("best.npz", "last.npz", "history.json", "history.csv", "curves.png")
 
 #: ``--help`` examples of every command.
 EXAMPLES = {
@@ -343,24 +342,6 @@ def run_config_from_args(args) -> RunConfig:
     return run
 
 
-def _prepare_out_dir(out: Path, overwrite: bool, resuming: Path | None = None) -> None:
-    """Refuse to mix a new run into a folder that holds another one, unless --overwrite.
-
-    Resuming into the checkpoint's own folder continues that run, so it is allowed.
-    """
-    existing = [name for name in RUN_FILES if (out / name).exists()]
-    if not existing or (resuming is not None and out.resolve() == resuming.parent.resolve()):
-        return
-    if not overwrite:
-        hint = f"--resume {out / 'last.npz'} to continue it, " if "last.npz" in existing else ""
-        raise ValueError(f"{out} already holds a training run ({', '.join(existing)}); nothing was "
-                         f"changed. Pass --overwrite to replace it, {hint}or --out to choose "
-                         "another folder.")
-    for name in existing:
-        (out / name).unlink()
-    print(f"--overwrite: removed the previous run's {', '.join(existing)} from {out}")
-
-
 #: data option -> the key of the tokenizer's own config that holds it
 _TOKENIZER_KEYS = {"vocab_size": "vocab_size", "min_freq": "min_freq", "word_mode": "mode"}
 
@@ -400,7 +381,7 @@ def _resume_trainer(args):
     from .backend import resolve_device
     from .checkpoint import CheckpointError, load_checkpoint
     from .data import prepare_data
-    from .training import Trainer, read_data_config
+    from .training import Trainer, prepare_out_dir, read_data_config
 
     path = Path(args.resume)
     ckpt = load_checkpoint(path)
@@ -410,7 +391,7 @@ def _resume_trainer(args):
         raise CheckpointError(f"{path} holds no tokenizer, so the corpus cannot be encoded as it was")
     _check_resume_flags(args, path, ckpt, tokenizer, data_config)
     out = Path(args.out) if args.out else path.parent
-    _prepare_out_dir(out, args.overwrite, resuming=path)
+    prepare_out_dir(out, args.overwrite, resuming=path)
     data_config = data_config or DataConfig(tokenizer=tokenizer.kind)
     data_config = replace(data_config, **{k: getattr(args, k) for k in ("data", "data_dir", "max_chars")
                                           if getattr(args, k) is not None})
@@ -436,7 +417,7 @@ def cmd_train(args) -> int:
     from .backend import resolve_device
     from .data import prepare_data
     from .generation import generate
-    from .training import Trainer
+    from .training import Trainer, prepare_out_dir
 
     if args.resume:
         trainer = _resume_trainer(args)
@@ -445,7 +426,7 @@ def cmd_train(args) -> int:
         device = resolve_device(run.device)
         tokenizer = run.data.make_tokenizer()
         out = run.out_dir()
-        _prepare_out_dir(out, args.overwrite)
+        prepare_out_dir(out, args.overwrite)
         print(f"data: {run.data.data} | tokenizer: {run.data.tokenizer} | model: {run.model.kind} | "
               f"device: {device} | results go to {out}")
         ids, chars = prepare_data(run.data.data, tokenizer, run.data.data_dir, download=args.download,

@@ -804,3 +804,31 @@ def _best_weights_of_run(best: Path, run_id: str | None, model) -> dict:
                               "(their run ids differ): move it away, or resume into another folder "
                               "with --out, so the best weights are not mixed up")
     return ckpt.model_state()
+
+
+#: The files a run writes into its folder (what prepare_out_dir protects).
+RUN_FILES = ("best.npz", "last.npz", "history.json", "history.csv", "curves.png")
+
+
+def prepare_out_dir(out: Path, overwrite: bool, resuming: Path | None = None) -> None:
+    """Refuse to mix a new run into a folder that holds another one, unless ``overwrite``
+    (then the old run's files are removed, and only those).
+
+    Resuming into the checkpoint's own folder (``resuming``: its last.npz) continues that run,
+    so it is allowed.
+
+    Raises
+    ------
+    ValueError : ``out`` holds a run and ``overwrite`` is False (the message says what to do)
+    """
+    existing = [name for name in RUN_FILES if (out / name).exists()]
+    if not existing or (resuming is not None and out.resolve() == resuming.parent.resolve()):
+        return
+    if not overwrite:
+        hint = f"--resume {out / 'last.npz'} to continue it, " if "last.npz" in existing else ""
+        raise ValueError(f"{out} already holds a training run ({', '.join(existing)}); nothing was "
+                         f"changed. Pass --overwrite to replace it, {hint}or --out to choose "
+                         "another folder.")
+    for name in existing:
+        (out / name).unlink()
+    print(f"--overwrite: removed the previous run's {', '.join(existing)} from {out}")

@@ -27,6 +27,11 @@ def test_train_covid_quick_then_generate(tmp_path):
     r = run_example("examples/generate.py", str(out / "best.npz"), "--prompt", "masks", "--max-new-tokens", "10")
     assert r.returncode == 0, r.stderr
     assert "masks" in r.stdout
+    # a second run into the same folder is refused before it trains, and the first run is kept
+    best = (out / "best.npz").read_bytes()
+    r = run_example("examples/train_covid.py", "--quick", "--out", str(out), "--device", "cpu")
+    assert r.returncode == 2 and "already holds a training run" in r.stderr and "--overwrite" in r.stderr
+    assert (out / "best.npz").read_bytes() == best
 
 
 def test_train_covid_says_when_it_falls_back_to_the_cpu(tmp_path):
