@@ -250,12 +250,13 @@ class NTASGD(SGD):
         self.n_averaged = 0
         self.valid_losses: list[float] = []
         self.switched_at_epoch: int | None = None
+        self.switch_reason: str | None = None        # why averaging started, for the log
 
     def hyperparameters(self) -> dict:
         return {**super().hyperparameters(), "nonmono": self.nonmono,
                 "average_after": self.average_after, "averaging": self.averaging,
                 "n_averaged": self.n_averaged, "valid_losses": list(self.valid_losses),
-                "switched_at_epoch": self.switched_at_epoch}
+                "switched_at_epoch": self.switched_at_epoch, "switch_reason": self.switch_reason}
 
     def step(self) -> None:
         super().step()
@@ -280,6 +281,9 @@ class NTASGD(SGD):
         losses.append(float(valid_loss))
         out_of_time = self.average_after is not None and len(losses) >= self.average_after
         triggered = not self.averaging and (stalled or out_of_time)
+        if triggered:
+            self.switch_reason = ("validation stopped improving" if stalled
+                                  else f"the run reached average_after={self.average_after} epochs")
         if triggered:
             self.averaging = True
             self.switched_at_epoch = len(losses)

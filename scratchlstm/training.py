@@ -556,7 +556,8 @@ class Trainer:
             kept_weights = self.model.state_dict()
         self._check_divergence(row)
         if "valid" in self.eval_data and self.optimizer.epoch_end(valid_loss):
-            self.log(f"epoch {self.epoch}: validation stopped improving, so {type(self.optimizer).__name__} "
+            why = getattr(self.optimizer, "switch_reason", None) or "validation stopped improving"
+            self.log(f"epoch {self.epoch}: {why}, so {type(self.optimizer).__name__} "
                      "averages the weights from here on")
         averaging = getattr(self.optimizer, "averaging", None)
         if averaging is not None:                        # on every row, for the curves

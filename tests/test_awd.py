@@ -122,10 +122,11 @@ def test_ntasgd_average_after_switches_a_still_improving_run_at_that_epoch():
     opt = NTASGD([Parameter(numpy.zeros(2))], lr=1.0, nonmono=2, average_after=3)
     # the loss keeps falling, so the non-monotone rule never fires; the backstop does, after epoch 3
     assert [opt.epoch_end(v) for v in (5.0, 4.0, 3.0, 2.0)] == [False, False, True, False]
-    assert opt.averaging and opt.switched_at_epoch == 3
+    assert opt.averaging and opt.switched_at_epoch == 3 and "average_after=3" in opt.switch_reason
     # the trigger still fires earlier when the loss stalls first
     early = NTASGD([Parameter(numpy.zeros(2))], lr=1.0, nonmono=1, average_after=10)
     assert [early.epoch_end(v) for v in (5.0, 4.0, 6.0)] == [False, False, True]
+    assert early.switch_reason == "validation stopped improving"
     with pytest.raises(ValueError, match="average_after"):
         NTASGD([Parameter(numpy.zeros(2))], average_after=0)
 
@@ -267,8 +268,11 @@ def test_resume_applies_a_new_average_after_or_nonmono(tmp_path, scripted_valida
     assert (kept.optimizer.nonmono, kept.optimizer.average_after) == (3, None)
     resumed = Trainer.resume(tmp_path / "last.npz", data, log=None, epochs=5, average_after=3, nonmono=4)
     assert (resumed.optimizer.nonmono, resumed.optimizer.average_after) == (4, 3)
+    lines = []
+    resumed.log = lines.append
     resumed.fit()
     assert resumed.optimizer.switched_at_epoch == 3
+    assert any("epoch 3: the run reached average_after=3 epochs, so NTASGD averages" in line for line in lines)
     assert [row["averaging"] for row in resumed.history] == [False, False, True, True, True]
 
 
