@@ -53,8 +53,6 @@ EXIT_CODES_HELP = """exit codes:
   5    unexpected internal error (a bug: set SCRATCHLSTM_DEBUG=1 for the traceback)
   130  interrupted after saving (Ctrl-C, SIGTERM or SIGHUP): resume from last.npz"""
 
-#: The files a training run writes into its --out folder.
-
 #: ``--help`` examples of every command.
 EXAMPLES = {
     None: """examples:

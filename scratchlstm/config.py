@@ -404,7 +404,7 @@ class TrainConfig:
                               "than N epochs ago", range=AT_LEAST_1)
     average_after: int | None = setting(None, "ntasgd: average after epoch N at the latest "
                                               "(a fixed budget's backstop)", range=AT_LEAST_1,
-                                        shown="only when triggered")
+                                        shown="none: the trigger alone")
     weight_decay: float = setting(0.0, "L2 (adam, sgd) or decoupled (adamw) weight decay", range=AT_LEAST_0)
     clip: float | None = setting(0.25, "global gradient-norm limit, or none", range=POSITIVE,
                                  none_words=("none", "off", "0"))

@@ -284,7 +284,6 @@ class NTASGD(SGD):
         if triggered:
             self.switch_reason = ("validation stopped improving" if stalled
                                   else f"the run reached average_after={self.average_after} epochs")
-        if triggered:
             self.averaging = True
             self.switched_at_epoch = len(losses)
         return triggered
