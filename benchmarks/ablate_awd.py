@@ -12,10 +12,13 @@ regularisation that slows early learning can cost more than it gives.
 
     python benchmarks/ablate_awd.py                               # COVID words, every rung
     python benchmarks/ablate_awd.py --data ptb --data-dir ../shared/data --epochs 6
+    python benchmarks/ablate_awd.py --rungs full --seed 1         # the full recipe again: the noise
     python benchmarks/ablate_awd.py --report                      # the table from saved results
 
-Each rung writes ``benchmarks/results/awd_ablation/<data>/<rung>.json`` when it finishes, and a
-rerun skips the rungs already done, so the ladder can be run in several sittings.
+Each rung writes ``benchmarks/results/awd_ablation/<data>/<rung>.json`` when it finishes
+(``<rung>-seed<N>.json`` for a seed other than 0), and a rerun skips the rungs already done, so
+the ladder can be run in several sittings. A change smaller than the difference between two seeds
+of the full recipe is not a finding: the report prints that difference under the table.
 """
 from __future__ import annotations
 
@@ -59,6 +62,7 @@ def parse_args(argv=None):
     p.add_argument("--batch", type=int, default=20)
     p.add_argument("--bptt", type=int, default=50)
     p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--seed", type=int, default=0, help="initialisation, dropout and batch-order seed")
     p.add_argument("--max-chars", type=int, default=None, help="the first N characters of each split (smoke runs)")
     p.add_argument("--rungs", nargs="*", default=list(RUNGS), help="which rungs (default all)")
     p.add_argument("--report", action="store_true", help="only print the table of saved results")
@@ -66,8 +70,9 @@ def parse_args(argv=None):
     return p.parse_args(argv)
 
 
-def slug(rung: str) -> str:
-    return "".join(ch if ch.isalnum() else "-" for ch in rung.lower()).strip("-")
+def slug(rung: str, seed: int = 0) -> str:
+    name = "".join(ch if ch.isalnum() else "-" for ch in rung.lower()).strip("-")
+    return name if seed == 0 else f"{name}-seed{seed}"
 
 
 def run_rung(rung: str, args, ids, chars, tokenizer, out: Path) -> dict:
@@ -76,21 +81,21 @@ def run_rung(rung: str, args, ids, chars, tokenizer, out: Path) -> dict:
 
     model_changes, train_changes = RUNGS[rung]
     model = LSTMLanguageModel(tokenizer.vocab_size, args.hidden, args.hidden, args.layers,
-                              tie_weights=True, init="uniform", init_range=0.1, seed=0,
+                              tie_weights=True, init="uniform", init_range=0.1, seed=args.seed,
                               **{**FULL_MODEL, **model_changes})
     config = dict(epochs=args.epochs, batch_size=args.batch, eval_batch_size=10, bptt=args.bptt,
-                  clip=0.25, schedule="none", progress=False, seed=0, **{**FULL_TRAIN, **train_changes})
+                  clip=0.25, schedule="none", progress=False, seed=args.seed, **{**FULL_TRAIN, **train_changes})
     if config["optimizer"] == "ntasgd":
         config["average_after"] = args.average_after or max(1, round(0.6 * args.epochs))
     start = time.perf_counter()
     trainer = Trainer(model, ids, config, tokenizer=tokenizer, chars=chars,
-                      out_dir=out / "runs" / slug(rung), log=lambda line: print(f"[{rung}] {line}", flush=True))
+                      out_dir=out / "runs" / slug(rung, args.seed), log=lambda line: print(f"[{rung}] {line}", flush=True))
     trainer.fit()
-    result = {"rung": rung, "model_changes": model_changes, "train_changes": train_changes,
+    result = {"rung": rung, "seed": args.seed, "model_changes": model_changes, "train_changes": train_changes,
               "config": config, "model": model.config, "minutes": (time.perf_counter() - start) / 60,
               "history": trainer.history, "result": trainer.result,
               "switched_at_epoch": getattr(trainer.optimizer, "switched_at_epoch", None)}
-    (out / f"{slug(rung)}.json").write_text(json.dumps(result, indent=1))
+    (out / f"{slug(rung, args.seed)}.json").write_text(json.dumps(result, indent=1))
     return result
 
 
@@ -111,6 +116,14 @@ def report(out: Path) -> str:
         paper = f"+{PAPER[rung]}" if rung in PAPER else ""
         lines.append(f"| {rung} | {res['valid_ppl']:.1f} | {res['test_ppl']:.1f} | {change} | {paper} "
                      f"| {r['minutes']:.0f} |")
+    repeats = [json.loads(p.read_text())["result"] for p in sorted(out.glob(f"{slug('full')}-seed*.json"))]
+    if repeats:
+        tests = [full["test_ppl"]] + [r["test_ppl"] for r in repeats]
+        valids = [full["valid_ppl"]] + [r["valid_ppl"] for r in repeats]
+        lines.append("")
+        lines.append(f"The full recipe with {len(tests)} seeds: test ppl "
+                     f"{', '.join(f'{t:.1f}' for t in tests)} (spread {max(tests) - min(tests):.1f}), "
+                     f"valid ppl {', '.join(f'{v:.1f}' for v in valids)} (spread {max(valids) - min(valids):.1f}).")
     return "\n".join(lines)
 
 
@@ -130,7 +143,7 @@ def main(argv=None):
                                    word_mode="whitespace" if args.data == "ptb" else None)
         ids, chars = prepare_data(args.data, tokenizer, args.data_dir, max_chars=args.max_chars)
         for rung in args.rungs:
-            if (out / f"{slug(rung)}.json").is_file():
+            if (out / f"{slug(rung, args.seed)}.json").is_file():
                 print(f"[{rung}] done before: skipped")
                 continue
             r = run_rung(rung, args, ids, chars, tokenizer, out)

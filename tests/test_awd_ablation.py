@@ -1,5 +1,6 @@
 """The ablation ladder runs end to end on a slice of the COVID corpus, skips finished rungs on a
-rerun, and reports each rung's change against the full recipe beside the paper's."""
+rerun, and reports each rung's change against the full recipe beside the paper's, and the spread
+between seeds of the full recipe."""
 import json
 import runpy
 import sys
@@ -33,6 +34,13 @@ def test_the_ladder_runs_resumes_and_reports(tmp_path, capsys, monkeypatch):
     capsys.readouterr()
     main(argv)                                         # a rerun trains nothing again
     assert capsys.readouterr().out.count("done before: skipped") == 2
+    # the full recipe with another seed: its own file, and the seed-to-seed spread under the table
+    main(argv + ["--rungs", "full", "--seed", "1"])
+    again = json.loads((folder / "full-seed1.json").read_text())
+    assert again["seed"] == 1 and again["result"]["test_ppl"] != full["result"]["test_ppl"]
+    spread = abs(again["result"]["test_ppl"] - full["result"]["test_ppl"])
+    assert f"The full recipe with 2 seeds" in (folder / "table.md").read_text()
+    assert f"(spread {spread:.1f})" in (folder / "table.md").read_text()
 
 
 def test_average_gain_evaluates_the_last_iterate_and_the_average(tmp_path, capsys, corpus):
