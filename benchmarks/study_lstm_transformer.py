@@ -294,6 +294,26 @@ def copy_sequences(n: int, length: int, rng, min_period: int = 5, max_period: in
     return seqs, periods
 
 
+COPY_BUCKETS = ((5, 17), (17, 33), (33, 49), (49, 65))      # distances d, as [low, high)
+
+
+def _by_distance(hits, counts, periods):
+    """Pooled accuracy ``sum(hits) / sum(counts)`` per distance bucket of ``COPY_BUCKETS``."""
+    buckets = {}
+    for low, high in COPY_BUCKETS:
+        sel = (periods >= low) & (periods < high)
+        if sel.any():
+            buckets[f"{low}-{high - 1}"] = float(hits[sel].sum() / counts[sel].sum())
+    return float(hits.sum() / counts.sum()), buckets
+
+
+def _predictable(block, periods):
+    """(b, T - 1) mask of the targets at position t + 1 >= d: those a copy can predict."""
+    from scratchlstm.backend import np
+
+    return np.arange(1, block.shape[1])[None, :] >= periods[:, None]
+
+
 def copy_accuracy(model, seqs, periods, batch: int = 64):
     """Next-token accuracy on the predictable targets (those at least ``d`` places in), overall
     and by distance bucket."""
@@ -305,32 +325,47 @@ def copy_accuracy(model, seqs, periods, batch: int = 64):
         block = seqs[k:k + batch]
         logits, _ = model(block.T[:-1].copy())                   # (T - 1, b, V), a fresh state
         predicted = to_host(logits).argmax(axis=-1).T            # (b, T - 1): the guess for t + 1
-        target_index = np.arange(1, block.shape[1])              # target position t + 1
-        predictable = target_index[None, :] >= periods[k:k + batch, None]
+        predictable = _predictable(block, periods[k:k + batch])
         correct = (predicted == block[:, 1:]) & predictable
         hits[k:k + batch], counts[k:k + batch] = correct.sum(axis=1), predictable.sum(axis=1)
-    buckets = {}
-    for low, high in ((5, 17), (17, 33), (33, 49), (49, 65)):
-        sel = (periods >= low) & (periods < high)
-        if sel.any():
-            buckets[f"{low}-{high - 1}"] = float(hits[sel].sum() / counts[sel].sum())
-    return float(hits.sum() / counts.sum()), buckets
+    return _by_distance(hits, counts, periods)
+
+
+def copy_separator_baseline(seqs, periods):
+    """The accuracy of always predicting the separator, scored like ``copy_accuracy``: about
+    ``1/d``, what a model gets from the token counts alone, with no memory of the segment."""
+    predictable = _predictable(seqs, periods)
+    hits = ((seqs[:, 1:] == COPY_SYMBOLS) & predictable).sum(axis=1)
+    return _by_distance(hits, predictable.sum(axis=1), periods)
+
+
+def copy_data(seed: int, batch: int, context: int):
+    """The copy task's sequences of one run, made from its seed: ``batch * 512`` training
+    sequences (whole sequences per batch column, so windows align with them) and 512 validation
+    sequences with their periods. The longest period is 64, or half the sequence if that is
+    shorter, so that every sequence has targets to copy."""
+    from scratchlstm.backend import np
+
+    rng = np.random.default_rng(seed)
+    longest = min(64, (context + 1) // 2)
+    train, _ = copy_sequences(batch * 512, context + 1, rng, max_period=longest)
+    valid, periods = copy_sequences(512, context + 1, rng, max_period=longest)
+    return train, valid, periods
 
 
 def copy_task(args):
     """Train both on the copy task; report next-token accuracy by the distance copied over."""
-    from scratchlstm.backend import np
     from scratchlstm.text import CharTokenizer
 
-    rng = np.random.default_rng(args.seed)
-    length = args.context + 1
-    train, _ = copy_sequences(args.batch * 512, length, rng)
-    valid, periods = copy_sequences(512, length, rng)
+    train, valid, periods = copy_data(args.seed, args.batch, args.context)
     ids = {"train": train[:, :-1].reshape(-1), "valid": valid[:, :-1].reshape(-1)}
     tokenizer = CharTokenizer().fit("".join(chr(48 + k) for k in range(COPY_SYMBOLS + 1)))  # 65 + <unk>
     tag = "copy" if args.context == 128 else f"copy-{args.context}"
-    return race(args, tokenizer, ids, {"train": ids["train"].size, "valid": ids["valid"].size}, tag,
-                measure=lambda model: copy_accuracy(model, valid, periods))
+    result = race(args, tokenizer, ids, {"train": ids["train"].size, "valid": ids["valid"].size}, tag,
+                  measure=lambda model: copy_accuracy(model, valid, periods))
+    result["seed"] = args.seed
+    result["separator_baseline"] = copy_separator_baseline(valid, periods)
+    return result
 
 
 def report(out: Path) -> int:
