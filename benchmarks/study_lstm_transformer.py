@@ -120,7 +120,7 @@ class Run:
     def evaluate(self):
         from scratchlstm.training import evaluate
 
-        loss = evaluate(self.model, self.valid, batch_size=8, bptt=self.context)
+        loss = evaluate(self.model, self.valid, batch_size=EVAL_STREAMS, bptt=self.context)
         self.curve.append((self.cpu, self.tokens, loss))
         return loss
 
@@ -141,14 +141,33 @@ def load_tokens(args):
     return tokenizer, ids, chars
 
 
-def race(args, tokenizer, ids, chars, tag, measure=None):
+SLICE_VALID_TOKENS = 60_000       # validation tokens scored after every slice
+EVAL_STREAMS = 8                  # batch columns of every evaluation
+
+
+def slice_validation(valid, sequence_length=None):
+    """The validation prefix scored after every slice: about ``SLICE_VALID_TOKENS`` tokens, and
+    for a stream of sequences of ``sequence_length`` tokens, whole sequences in each of the
+    ``EVAL_STREAMS`` columns."""
+    size = SLICE_VALID_TOKENS
+    if sequence_length is not None:
+        block = EVAL_STREAMS * sequence_length
+        size = max(block, SLICE_VALID_TOKENS // block * block)
+    return valid[:size]
+
+
+def race(args, tokenizer, ids, chars, tag, measure=None, sequence_length=None):
     """Train both models in alternation on ``ids``; returns the result dict. ``measure(model)``
-    adds a task-specific score (e.g. recall accuracy) at every evaluation."""
+    adds a task-specific score (e.g. recall accuracy) at every evaluation. ``sequence_length``:
+    for a stream of independent sequences (the synthetic tasks), the length of each, so that the
+    validation prefix scored after every slice is cut at whole sequences per column and its
+    windows start where the sequences start, as the training windows do (a transformer's
+    positions are learned from those starts)."""
     from scratchlstm.training import bits_per_char, evaluate
 
     models = sized_models(tokenizer.vocab_size, args.params, args.context, args.seed)
     budget = args.minutes * 60
-    valid = ids["valid"][:60_000]
+    valid = slice_validation(ids["valid"], sequence_length)
     runs = {name: Run(name, m, ids["train"], valid, lr={"lstm": 3e-3, "transformer": 1e-3}[name],
                       context=args.context, batch=args.batch, budget=budget, seed=args.seed)
             for name, m in models.items()}
@@ -170,7 +189,7 @@ def race(args, tokenizer, ids, chars, tag, measure=None):
               "vocab_size": tokenizer.vocab_size, "budget_cpu_s": budget, "context": args.context,
               "batch": args.batch, "threads": args.threads, "models": {}}
     for name, run in runs.items():
-        full = evaluate(run.model, ids["valid"], batch_size=8, bptt=args.context)
+        full = evaluate(run.model, ids["valid"], batch_size=EVAL_STREAMS, bptt=args.context)
         gen_speed, sample = generation_speed(run.model, tokenizer)
         result["models"][name] = {
             "repr": repr(run.model), "parameters": run.model.num_parameters(), "steps": run.step,
@@ -263,7 +282,7 @@ def recall(args):
     tokenizer = CharTokenizer().fit("".join(chr(65 + k) for k in range(31)))   # 31 + <unk> = 32 ids
     tag = "recall" if args.context == 128 else f"recall-{args.context}"     # the default context, or which
     result = race(args, tokenizer, ids, {"train": ids["train"].size, "valid": ids["valid"].size}, tag,
-                  measure=lambda model: recall_accuracy(model, valid, queries))
+                  measure=lambda model: recall_accuracy(model, valid, queries), sequence_length=length - 1)
     return result
 
 
@@ -362,7 +381,7 @@ def copy_task(args):
     tokenizer = CharTokenizer().fit("".join(chr(48 + k) for k in range(COPY_SYMBOLS + 1)))  # 65 + <unk>
     tag = "copy" if args.context == 128 else f"copy-{args.context}"
     result = race(args, tokenizer, ids, {"train": ids["train"].size, "valid": ids["valid"].size}, tag,
-                  measure=lambda model: copy_accuracy(model, valid, periods))
+                  measure=lambda model: copy_accuracy(model, valid, periods), sequence_length=args.context)
     result["seed"] = args.seed
     result["separator_baseline"] = copy_separator_baseline(valid, periods)
     return result

@@ -74,3 +74,17 @@ def test_the_copy_experiment_runs_and_records_its_baseline(study, tmp_path, caps
     for model in result["models"].values():
         overall, buckets = model["scores"][-1][1]
         assert 0 <= overall <= 1 and set(buckets) <= {"5-16", "17-32", "33-48", "49-64"}
+
+
+def test_the_slice_validation_of_a_synthetic_task_starts_every_window_at_a_sequence(study):
+    from scratchlstm.text import batchify, bptt_windows
+
+    length = 128
+    _, valid, _ = study["copy_data"](0, 2, length)
+    stream = valid[:, :-1].reshape(-1)
+    prefix = study["slice_validation"](stream, length)
+    assert prefix.size <= study["SLICE_VALID_TOKENS"] and prefix.size % (8 * length) == 0
+    for inputs, _ in bptt_windows(batchify(prefix, 8), length):
+        starts = {tuple(row) for row in valid[:, :4]}     # every window opens a sequence
+        assert all(tuple(inputs[:4, col]) in starts for col in range(8))
+    assert study["slice_validation"](stream).size == study["SLICE_VALID_TOKENS"]   # text: a plain prefix
