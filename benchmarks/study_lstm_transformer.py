@@ -351,8 +351,8 @@ def copy_accuracy(model, seqs, periods, batch: int = 64):
 
 
 def copy_separator_baseline(seqs, periods):
-    """The accuracy of always predicting the separator, scored like ``copy_accuracy``: about
-    ``1/d``, what a model gets from the token counts alone, with no memory of the segment."""
+    """The accuracy of always predicting the separator, scored like ``copy_accuracy``: a little
+    under ``1/d``, what a model gets from the token counts alone, with no memory of the segment."""
     predictable = _predictable(seqs, periods)
     hits = ((seqs[:, 1:] == COPY_SYMBOLS) & predictable).sum(axis=1)
     return _by_distance(hits, predictable.sum(axis=1), periods)
