@@ -36,6 +36,16 @@ REPO = Path(__file__).resolve().parents[1]
 from conftest import CLI_TEXT as TEXT, TINY_CLI as TINY  # noqa: E402 - the shared tiny CLI run
 
 
+@pytest.fixture
+def sighup_default():
+    """SIGHUP at its default disposition for the test (and the CLI it starts). Under ``nohup``
+    the test process inherits SIGHUP *ignored*, and the Trainer rightly leaves an ignored SIGHUP
+    ignored, so a SIGHUP test would measure nohup instead of the handler."""
+    previous = signal.signal(signal.SIGHUP, signal.SIG_DFL)
+    yield
+    signal.signal(signal.SIGHUP, previous)
+
+
 def run_cli(*args, timeout=120, **kwargs):
     """``python -m scratchlstm ARGS`` in a subprocess (unbuffered, so output arrives as printed)."""
     env = dict(os.environ, PYTHONPATH=str(REPO), PYTHONUNBUFFERED="1", OPENBLAS_NUM_THREADS="1")
@@ -202,8 +212,23 @@ class SignallingTrainer(Trainer):
         return loss
 
 
+def test_a_sighup_ignored_by_nohup_stays_ignored(tmp_path):
+    """Under ``nohup`` SIGHUP arrives ignored: the run must not take it over, so a closed
+    terminal neither stops the run nor kills it, and the disposition is ignored afterwards too."""
+    previous = signal.signal(signal.SIGHUP, signal.SIG_IGN)
+    try:
+        model, tok, data = tiny_setup()
+        trainer = SignallingTrainer(model, data, dict(QUICK, epochs=1), tokenizer=tok, out_dir=tmp_path, log=None)
+        trainer.signum, trainer.signal_at = signal.SIGHUP, 2
+        trainer.fit()
+        assert trainer.result["interrupted"] is False and trainer.result["epochs_run"] == 1
+        assert signal.getsignal(signal.SIGHUP) is signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGHUP, previous)
+
+
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP])
-def test_sigterm_and_sighup_save_a_resumable_checkpoint_like_ctrl_c(tmp_path, signum):
+def test_sigterm_and_sighup_save_a_resumable_checkpoint_like_ctrl_c(tmp_path, signum, sighup_default):
     model, tok, data = tiny_setup()
     trainer = SignallingTrainer(model, data, dict(QUICK, epochs=1), tokenizer=tok, out_dir=tmp_path, log=None)
     trainer.signum = signum
@@ -253,7 +278,7 @@ def test_a_second_signal_during_the_save_exits_4_and_keeps_the_previous_checkpoi
 
 @pytest.mark.slow
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP])
-def test_each_signal_mid_epoch_then_resume_through_the_cli(tmp_path, signum):
+def test_each_signal_mid_epoch_then_resume_through_the_cli(tmp_path, signum, sighup_default):
     """The real CLI, signalled from outside half-way through a long epoch: exit 130 and a
     last.npz in the middle of epoch 1; --resume finishes the run with exit 0."""
     corpus = tmp_path / "corpus.txt"
