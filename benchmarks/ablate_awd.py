@@ -99,12 +99,17 @@ def run_rung(rung: str, args, ids, chars, tokenizer, out: Path) -> dict:
     return result
 
 
+def load_ladder(out: Path) -> tuple[dict, list]:
+    """The saved rungs of seed 0, in ladder order ({rung: result}), and the full recipe's runs
+    with other seeds (a list of results)."""
+    results = {rung: json.loads((out / f"{slug(rung)}.json").read_text())
+               for rung in RUNGS if (out / f"{slug(rung)}.json").is_file()}
+    repeats = [json.loads(p.read_text()) for p in sorted(out.glob(f"{slug('full')}-seed*.json"))]
+    return results, repeats
+
+
 def report(out: Path) -> str:
-    results = {}
-    for rung in RUNGS:
-        path = out / f"{slug(rung)}.json"
-        if path.is_file():
-            results[rung] = json.loads(path.read_text())
+    results, repeats = load_ladder(out)
     if "full" not in results:
         return f"no result for the full recipe in {out} yet"
     full = results["full"]["result"]
@@ -116,10 +121,9 @@ def report(out: Path) -> str:
         paper = f"+{PAPER[rung]}" if rung in PAPER else ""
         lines.append(f"| {rung} | {res['valid_ppl']:.1f} | {res['test_ppl']:.1f} | {change} | {paper} "
                      f"| {r['minutes']:.0f} |")
-    repeats = [json.loads(p.read_text())["result"] for p in sorted(out.glob(f"{slug('full')}-seed*.json"))]
     if repeats:
-        tests = [full["test_ppl"]] + [r["test_ppl"] for r in repeats]
-        valids = [full["valid_ppl"]] + [r["valid_ppl"] for r in repeats]
+        tests = [full["test_ppl"]] + [r["result"]["test_ppl"] for r in repeats]
+        valids = [full["valid_ppl"]] + [r["result"]["valid_ppl"] for r in repeats]
         lines.append("")
         lines.append(f"The full recipe with {len(tests)} seeds: test ppl "
                      f"{', '.join(f'{t:.1f}' for t in tests)} (spread {max(tests) - min(tests):.1f}), "

@@ -26,6 +26,14 @@ import numpy as np  # noqa: E402 - after the thread setting
 SHAPES = {"char (B 64, H 512)": (64, 512), "medium (B 20, H 650)": (20, 650), "small (B 20, H 200)": (20, 200)}
 
 
+def gate_constants(H: int):
+    """(4H,) float32 columns for gates ordered i, f, o, g: the tanh form's ``scale`` and ``shift``
+    (0.5 and 0.5 for i, f, o; 1 and 0 for g) and the exp form's ``negate`` (-1 for i, f, o; -2 for g)."""
+    ifo = np.arange(4 * H) < 3 * H
+    as32 = lambda x: x.astype(np.float32)                                  # noqa: E731
+    return as32(np.where(ifo, 0.5, 1.0)), as32(np.where(ifo, 0.5, 0.0)), as32(np.where(ifo, -1.0, -2.0))
+
+
 def tanh_form(a0, out, scale, shift):
     np.multiply(a0, scale, out=out)
     np.tanh(out, out=out)
@@ -55,9 +63,7 @@ def main():
     print(f"{'shape':22s} {'tanh form':>10s} {'exp form':>10s} {'ratio':>6s} {'error tanh':>11s} {'error exp':>10s}")
     for name, (B, H) in SHAPES.items():
         a0 = (2 * rng.standard_normal((B, 4 * H))).astype(np.float32)
-        scale = np.where(np.arange(4 * H) < 3 * H, 0.5, 1.0).astype(np.float32)
-        shift = np.where(np.arange(4 * H) < 3 * H, 0.5, 0.0).astype(np.float32)
-        negate = np.where(np.arange(4 * H) < 3 * H, -1.0, -2.0).astype(np.float32)
+        scale, shift, negate = gate_constants(H)
         out_t, out_e = np.empty_like(a0), np.empty_like(a0)
         run_t = lambda: tanh_form(a0, out_t, scale, shift)          # noqa: E731
         run_e = lambda: exp_form(a0, out_e, negate, H)              # noqa: E731

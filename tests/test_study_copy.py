@@ -84,7 +84,7 @@ def test_the_slice_validation_of_a_synthetic_task_starts_every_window_at_a_seque
     stream = valid[:, :-1].reshape(-1)
     prefix = study["slice_validation"](stream, length)
     assert prefix.size <= study["SLICE_VALID_TOKENS"] and prefix.size % (8 * length) == 0
-    for inputs, _ in bptt_windows(batchify(prefix, 8), length):
-        starts = {tuple(row) for row in valid[:, :4]}     # every window opens a sequence
+    starts = {tuple(row) for row in valid[:, :4]}
+    for inputs, _ in bptt_windows(batchify(prefix, 8), length):       # every window opens a sequence
         assert all(tuple(inputs[:4, col]) in starts for col in range(8))
     assert study["slice_validation"](stream).size == study["SLICE_VALID_TOKENS"]   # text: a plain prefix
