@@ -182,3 +182,26 @@ def test_sgd_class_equals_the_sgd_step_rule(rng, momentum):
         opt.step()
         sgd_step(data, g, velocity, lr=0.1, momentum=momentum)
         assert relative_error(p.data, data) < TOL
+
+
+@pytest.mark.parametrize("exp", [True, False], ids=["exp form (CPU)", "tanh form (GPU)"])
+@pytest.mark.parametrize("dtype, tol", [(numpy.float64, 1e-15), (numpy.float32, 5e-7)])
+def test_both_gate_forms_compute_the_gates(rng, exp, dtype, tol):
+    """fast.activate_gates gives sigma(z) on i, f, o and tanh(z) on g, in either GateForm, from
+    pre-activations scaled by the form's pre_scale; saturated pre-activations (+-1000, where the
+    exp form's exp overflows to inf) give exactly 0, 1 and -1, without a warning."""
+    import warnings
+    H = 6
+    z = rng.standard_normal((4, 4 * H)) * 3
+    z[0, :], z[1, :] = 1000.0, -1000.0
+    form = fast.gate_form(H, dtype, numpy, exp=exp)
+    a = (z * form.pre_scale).astype(dtype)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        with fast._overflow_allowed(numpy):
+            fast.activate_gates(a, H, form, numpy)
+    g = numpy.arange(4 * H) // H == 2
+    truth = numpy.where(g, numpy.tanh(z), reading.sigmoid(z))
+    assert numpy.abs(a - truth).max() < tol
+    assert numpy.array_equal(a[0], numpy.ones(4 * H))
+    assert numpy.array_equal(a[1], numpy.where(g, -1.0, 0.0))

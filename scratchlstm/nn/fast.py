@@ -11,7 +11,7 @@ re-exported here, so that ``fast.X`` exists for every ``functional.X`` the layer
 What is different here
 ----------------------
 * :func:`lstm_forward` / :func:`lstm_backward`: one GEMM for the input projections of all T steps,
-  one ``tanh`` over whole gate rows (sigmoids from halved weights), preallocated buffers written
+  one nonlinearity call over whole gate rows (:class:`GateForm`), preallocated buffers written
   in place, a *workspace* reused from window to window, the recurrent gradient GEMM transposed,
   one GEMM per weight gradient.
 * :func:`embedding_backward`: the scatter-add over a flat view on the CPU.
@@ -22,6 +22,7 @@ What is different here
 """
 from __future__ import annotations
 
+import contextlib
 from typing import NamedTuple
 
 from ..backend import get_array_module, np
@@ -124,14 +125,61 @@ def _work_array(workspace, name, shape, dtype, xp):
     return array
 
 
-def _gate_scale_shift(H, dtype, xp):
-    """Per-column constants of the fused gate matrix: 0.5 for the sigmoid gates i, f, o and 1 for
-    the tanh gate g (``scale``); 0.5 and 0 (``shift``). Shape (4H,) each."""
-    scale = xp.full(4 * H, 0.5, dtype=dtype)
-    scale[2 * H:3 * H] = 1.0
-    shift = xp.full(4 * H, 0.5, dtype=dtype)
-    shift[2 * H:3 * H] = 0.0
-    return scale, shift
+class GateForm(NamedTuple):
+    """How the speed track turns the fused (B, 4H) row of pre-activations ``z`` (gates ordered
+    i, f, g, o) into the gates: the row is first multiplied by ``pre_scale``, then
+    :func:`activate_gates` runs the nonlinearity in place. Both scalings are exact in floating
+    point (a sign and a power of two), so they can be folded into copies of the weights.
+
+    * On the CPU, one ``exp`` (``exp=True``): ``pre_scale`` is -1 on i, f, o and -2 on g, and
+      sigma(z) = 1 / (1 + exp(-z)), tanh(z) = 2 sigma(2z) - 1. NumPy's float32 ``exp`` is about
+      twice as fast as its ``tanh`` here: the gate step is 1.2-1.5x faster than the tanh form
+      (``python benchmarks/bench_gate_nonlinearity.py``), about 4% of a char training step.
+    * On a GPU, one ``tanh`` (``exp=False``): ``pre_scale`` is 0.5 on i, f, o and 1 on g, and
+      sigma(z) = 0.5 tanh(z / 2) + 0.5, so ``tanh``, ``* post_scale``, ``+ shift``. There the
+      arithmetic is free and every elementwise call is a kernel launch: three, against five.
+    """
+
+    exp: bool
+    pre_scale: object    # (4H,)
+    post_scale: object   # (4H,), the tanh form's 0.5 / 1 (None in the exp form)
+    shift: object        # (4H,), the tanh form's 0.5 / 0 (None in the exp form)
+
+
+def gate_form(H, dtype, xp, exp=None) -> GateForm:
+    """The :class:`GateForm` for ``xp``'s device: the exp form on NumPy, the tanh form on CuPy
+    (``exp`` True or False chooses one, as the tests and ``bench_gate_nonlinearity.py`` do)."""
+    sigmoid_columns = xp.arange(4 * H) // H != 2          # i, f, o; False on g
+    if exp is None:
+        exp = xp is np
+    if exp:
+        return GateForm(True, xp.where(sigmoid_columns, -1.0, -2.0).astype(dtype), None, None)
+    half = xp.where(sigmoid_columns, 0.5, 1.0).astype(dtype)
+    return GateForm(False, half, half, xp.where(sigmoid_columns, 0.5, 0.0).astype(dtype))
+
+
+def activate_gates(a, H, form, xp):
+    """The four gates in place: ``a`` (B, 4H) holds ``z * form.pre_scale`` and leaves holding
+    sigma(z) on the i, f, o columns and tanh(z) on the g columns."""
+    if form.exp:
+        # exp(-z) overflows to inf for a very negative z, and 1 / (1 + inf) = 0 is the right
+        # limit: the warning is silenced (see _overflow_allowed).
+        xp.exp(a, out=a)
+        a += 1.0
+        xp.reciprocal(a, out=a)
+        g = a[:, 2 * H:3 * H]
+        g *= 2.0
+        g -= 1.0
+    else:
+        xp.tanh(a, out=a)
+        a *= form.post_scale
+        a += form.shift
+
+
+def _overflow_allowed(xp):
+    """A context in which NumPy's ``exp`` may overflow to inf without a warning (see
+    :func:`activate_gates`); on CuPy, which does not warn, a no-op."""
+    return np.errstate(over="ignore") if xp is np else contextlib.nullcontext()
 
 
 def lstm_forward(x, h0, c0, Wx, Wh, b, workspace=None):
@@ -159,37 +207,37 @@ def lstm_forward(x, h0, c0, Wx, Wh, b, workspace=None):
     xp = get_array_module(x)
     T, B, D = x.shape
     H = Wh.shape[0]
-    # sigma(a) = 0.5 tanh(a / 2) + 0.5. Halving the i, f and o columns of the weights and bias once
-    # (exact in floating point: a power of two) lets one tanh over all four gates do the work of
-    # three sigmoids and a tanh; "scale" and "shift" then turn the i, f, o columns into sigmoids.
-    scale, shift = _gate_scale_shift(H, x.dtype, xp)
-    Wh_scaled = Wh * scale
-    # gates[t] starts as x_t Wx + b for every t (one GEMM), then receives h_{t-1} Wh in the loop
-    # and is overwritten by the gate activations: it becomes the cache of i, f, g, o.
+    # One nonlinearity call makes all four gates (see GateForm) once the pre-activations are
+    # scaled per column. Scaling copies of the weights and bias once (exact in floating point)
+    # does that inside the GEMMs, at no cost per step.
+    form = gate_form(H, x.dtype, xp)
+    Wh_scaled = Wh * form.pre_scale
+    # gates[t] starts as (x_t Wx + b) * pre_scale for every t (one GEMM), receives the scaled
+    # h_{t-1} Wh in the loop and is overwritten by the gate activations: it becomes the cache of
+    # i, f, g, o.
     gates = _work_array(workspace, "gates", (T, B, 4 * H), x.dtype, xp)
-    xp.matmul(x.reshape(T * B, D), Wx * scale, out=gates.reshape(T * B, 4 * H))
-    gates += b * scale
+    xp.matmul(x.reshape(T * B, D), Wx * form.pre_scale, out=gates.reshape(T * B, 4 * H))
+    gates += b * form.pre_scale
     cs = _work_array(workspace, "cs", (T, B, H), x.dtype, xp)            # cell states c_1..c_T
     tanh_cs = _work_array(workspace, "tanh_cs", (T, B, H), x.dtype, xp)  # tanh(c_t), for backward
     hs = xp.empty((T, B, H), dtype=x.dtype)
     recurrent = xp.empty((B, 4 * H), dtype=x.dtype)
     ig = xp.empty((B, H), dtype=x.dtype)
     h, c = h0, c0
-    for t in range(T):
-        a = gates[t]
-        xp.matmul(h, Wh_scaled, out=recurrent)
-        a += recurrent
-        xp.tanh(a, out=a)          # whole rows at once: contiguous memory, one call
-        a *= scale                 # i, f, o: 0.5 tanh(a/2) + 0.5 = sigma(a); g: tanh(a)
-        a += shift
-        i, f, g, o = a[:, :H], a[:, H:2 * H], a[:, 2 * H:3 * H], a[:, 3 * H:]
-        c_new = cs[t]
-        xp.multiply(f, c, out=c_new)
-        xp.multiply(i, g, out=ig)
-        c_new += ig
-        xp.tanh(c_new, out=tanh_cs[t])
-        xp.multiply(o, tanh_cs[t], out=hs[t])
-        h, c = hs[t], c_new
+    with _overflow_allowed(xp):
+        for t in range(T):
+            a = gates[t]
+            xp.matmul(h, Wh_scaled, out=recurrent)
+            a += recurrent
+            activate_gates(a, H, form, xp)     # whole rows at once: contiguous memory
+            i, f, g, o = a[:, :H], a[:, H:2 * H], a[:, 2 * H:3 * H], a[:, 3 * H:]
+            c_new = cs[t]
+            xp.multiply(f, c, out=c_new)
+            xp.multiply(i, g, out=ig)
+            c_new += ig
+            xp.tanh(c_new, out=tanh_cs[t])
+            xp.multiply(o, tanh_cs[t], out=hs[t])
+            h, c = hs[t], c_new
     cache = FastLSTMCache(x, h0, c0, Wx, Wh, gates, cs, tanh_cs, hs)
     return hs, (hs[-1].copy(), cs[-1].copy()), cache
 
@@ -202,11 +250,11 @@ def lstm_inference(x, h0, c0, Wx, Wh, b, workspace=None):
 
     * the cache: only the current cell state is kept, not the cell states, tanh(c) and gates of
       every step (two fewer (T, B, H) arrays written, and no (T, B, 4H) history held);
-    * the halved copies of ``Wx`` and ``Wh`` that :func:`lstm_forward` makes for the sigmoid
-      trick: here the pre-activations are halved instead, one pass over a (B, 4H) row per step.
-      Copying the weights costs about 1 ms per call for a 650-unit layer, which at T = B = 1
-      (generating one token) is most of the step. Both halvings are exact (a power of two), so
-      the results are identical.
+    * the scaled copies of ``Wx`` and ``Wh`` that :func:`lstm_forward` makes for its
+      :class:`GateForm`: here the pre-activations are scaled instead, one pass over a (B, 4H) row
+      per step. Copying the weights costs about 1 ms per call for a 650-unit layer, which for a
+      short sequence is a large part of the call. The scalings are exact (a sign and a power of
+      two), so the results are identical.
 
     Parameters
     ----------
@@ -224,7 +272,7 @@ def lstm_inference(x, h0, c0, Wx, Wh, b, workspace=None):
     xp = get_array_module(x)
     T, B, D = x.shape
     H = Wh.shape[0]
-    scale, shift = _gate_scale_shift(H, x.dtype, xp)
+    form = gate_form(H, x.dtype, xp)
     pre = _work_array(workspace, "inference_gates", (T, B, 4 * H), x.dtype, xp)
     xp.matmul(x.reshape(T * B, D), Wx, out=pre.reshape(T * B, 4 * H))   # x_t Wx for all t at once
     pre += b
@@ -234,21 +282,20 @@ def lstm_inference(x, h0, c0, Wx, Wh, b, workspace=None):
     ig = xp.empty((B, H), dtype=x.dtype)
     tanh_c = xp.empty((B, H), dtype=x.dtype)
     h, c = h0, c0
-    for t in range(T):
-        a = pre[t]
-        xp.matmul(h, Wh, out=recurrent)
-        a += recurrent
-        a *= scale                 # halve the i, f, o pre-activations: sigma(a) = 0.5 tanh(a/2) + 0.5
-        xp.tanh(a, out=a)
-        a *= scale
-        a += shift
-        i, f, g, o = a[:, :H], a[:, H:2 * H], a[:, 2 * H:3 * H], a[:, 3 * H:]
-        xp.multiply(f, c, out=c_now)
-        xp.multiply(i, g, out=ig)
-        c_now += ig
-        xp.tanh(c_now, out=tanh_c)
-        xp.multiply(o, tanh_c, out=hs[t])
-        h, c = hs[t], c_now
+    with _overflow_allowed(xp):
+        for t in range(T):
+            a = pre[t]
+            xp.matmul(h, Wh, out=recurrent)
+            a += recurrent
+            a *= form.pre_scale
+            activate_gates(a, H, form, xp)
+            i, f, g, o = a[:, :H], a[:, H:2 * H], a[:, 2 * H:3 * H], a[:, 3 * H:]
+            xp.multiply(f, c, out=c_now)
+            xp.multiply(i, g, out=ig)
+            c_now += ig
+            xp.tanh(c_now, out=tanh_c)
+            xp.multiply(o, tanh_c, out=hs[t])
+            h, c = hs[t], c_now
     return hs, (hs[-1].copy(), c_now)
 
 
@@ -337,8 +384,7 @@ def lstm_backward(dhs, cache, dh_T=None, dc_T=None, workspace=None):
     # sigma' = s (1 - s) for i, f, o and tanh' = 1 - g^2 = (1 - g)(1 + g) for g, that is
     # (1 - s)(s + beta) with beta = 0 on the sigmoid columns and 1 on the g columns: one formula
     # over whole contiguous rows instead of three over strided column blocks.
-    _, shift = _gate_scale_shift(H, x.dtype, xp)
-    beta = 1.0 - 2.0 * shift
+    beta = (xp.arange(4 * H) // H == 2).astype(x.dtype)      # 1 on the g columns, else 0
     for t in range(T - 1, -1, -1):
         a = gates[t]
         i, f, g, o = a[:, :H], a[:, H:2 * H], a[:, 2 * H:3 * H], a[:, 3 * H:]
@@ -396,7 +442,7 @@ class BatchOneLSTM:
     * nothing is validated per token: the weights and the state are checked once, here;
     * the decoder's weight is a contiguous (H, V) copy: a tied decoder reads the embedding
       matrix transposed, and a product with a transposed view at one row is 2-7x slower;
-    * the sigmoid halving is applied to the (1, 4H) pre-activation row (as in
+    * the :class:`GateForm`'s scaling is applied to the (1, 4H) pre-activation row (as in
       :func:`lstm_inference`), not to copies of the weights.
 
     Parameters
@@ -427,7 +473,7 @@ class BatchOneLSTM:
         self.decoder_b = decoder_b
         self.h, self.c = h0.copy(), c0.copy()
         dtype = embedding.dtype
-        self.scale, self.shift = _gate_scale_shift(H, dtype, xp)
+        self.form = gate_form(H, dtype, xp)
         self.pre = xp.empty((1, 4 * H), dtype=dtype)
         self.recurrent = xp.empty((1, 4 * H), dtype=dtype)
         self.ig = xp.empty((1, H), dtype=dtype)
@@ -442,23 +488,22 @@ class BatchOneLSTM:
         """Feed ``token`` (an int in [0, V)) -> logits (V,) for the token after it."""
         xp, H, a = self.xp, self.H, self.pre
         x = self.embedding[token:token + 1]                  # (1, E), a view
-        for k, (Wx, Wh, b) in enumerate(self.layers):
-            h, c = self.h[k], self.c[k]                      # (1, H) views, updated in place
-            xp.matmul(x, Wx, out=a)
-            xp.matmul(h, Wh, out=self.recurrent)
-            a += self.recurrent
-            a += b
-            a *= self.scale
-            xp.tanh(a, out=a)
-            a *= self.scale
-            a += self.shift
-            i, f, g, o = a[:, :H], a[:, H:2 * H], a[:, 2 * H:3 * H], a[:, 3 * H:]
-            c *= f
-            xp.multiply(i, g, out=self.ig)
-            c += self.ig
-            xp.tanh(c, out=self.tanh_c)
-            xp.multiply(o, self.tanh_c, out=h)
-            x = h
+        with _overflow_allowed(xp):
+            for k, (Wx, Wh, b) in enumerate(self.layers):
+                h, c = self.h[k], self.c[k]                  # (1, H) views, updated in place
+                xp.matmul(x, Wx, out=a)
+                xp.matmul(h, Wh, out=self.recurrent)
+                a += self.recurrent
+                a += b
+                a *= self.form.pre_scale
+                activate_gates(a, H, self.form, xp)
+                i, f, g, o = a[:, :H], a[:, H:2 * H], a[:, 2 * H:3 * H], a[:, 3 * H:]
+                c *= f
+                xp.multiply(i, g, out=self.ig)
+                c += self.ig
+                xp.tanh(c, out=self.tanh_c)
+                xp.multiply(o, self.tanh_c, out=h)
+                x = h
         xp.matmul(x, self.decoder_W, out=self.logits)
         self.logits += self.decoder_b
         return self.logits[0]
