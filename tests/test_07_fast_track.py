@@ -205,3 +205,19 @@ def test_both_gate_forms_compute_the_gates(rng, exp, dtype, tol):
     assert numpy.abs(a - truth).max() < tol
     assert numpy.array_equal(a[0], numpy.ones(4 * H))
     assert numpy.array_equal(a[1], numpy.where(g, -1.0, 0.0))
+
+
+@pytest.mark.parametrize("block_rows", [1, 3, 7, 100])
+def test_the_loss_in_row_blocks_is_the_loss(rng, monkeypatch, block_rows):
+    """On the CPU the loss works through the logits in row blocks that fit in a cache; whatever
+    the block size, including a last block that is cut short, the loss and its gradient are the
+    reading track's, and cross_entropy is softmax_cross_entropy's loss."""
+    N, V = 7, 11
+    logits = rng.standard_normal((N, V)) * 4
+    targets = rng.integers(0, V, N)
+    loss_r, dlogits_r = reading.softmax_cross_entropy(logits, targets)
+    monkeypatch.setattr(fast, "CPU_BLOCK_NUMBERS", block_rows * V)
+    assert [stop - start for start, stop in fast._row_blocks(N, V, numpy)][0] == min(block_rows, N)
+    loss, dlogits = fast.softmax_cross_entropy(logits, targets)
+    assert relative_error(loss, loss_r) < TOL and relative_error(dlogits, dlogits_r) < TOL
+    assert relative_error(fast.cross_entropy(logits, targets), loss_r) < TOL

@@ -15,10 +15,12 @@ What is different here
   in place, a *workspace* reused from window to window, the recurrent gradient GEMM transposed,
   one GEMM per weight gradient.
 * :func:`embedding_backward`: the scatter-add over a flat view on the CPU.
-* :func:`softmax_cross_entropy`: the gradient written into the softmax buffer in place.
+* :func:`softmax_cross_entropy`: the gradient written into the softmax buffer in place, and on
+  the CPU the rows worked through in cache-sized blocks.
 * :func:`affine_forward`: the bias added in place.
 * For evaluation and generation, where no backward pass follows: :func:`lstm_inference` (no
-  history, no weight copies) and :func:`cross_entropy` (the loss without its gradient).
+  history, no weight copies) and :func:`cross_entropy` (the loss without its gradient, in
+  cache-sized row blocks).
 """
 from __future__ import annotations
 
@@ -78,6 +80,30 @@ def embedding_backward(dout, cache):
     return dW
 
 
+#: Numbers per row block of the loss on the CPU: 65,536 float32 are 256 KiB, so a block of logits
+#: stays in a core's L2 cache while the loss makes its passes over it.
+CPU_BLOCK_NUMBERS = 65_536
+
+
+def _block_rows(n, V, xp):
+    """Rows per block of :func:`_row_blocks` (at least 1)."""
+    return max(1, n if xp is not np else min(n, CPU_BLOCK_NUMBERS // V))
+
+
+def _row_blocks(n, V, xp):
+    """``(start, stop)`` row ranges covering ``n`` rows of width ``V``.
+
+    On the CPU, blocks of about :data:`CPU_BLOCK_NUMBERS` numbers: the loss makes four or five
+    passes over the (N, V) logits (max, shift, exp, sum; then the gradient's scaling), and over a
+    whole word-level array (28 MB at N = 700, V = 10k) every pass streams from main memory, which
+    is also where NumPy's float32 ``exp`` is slowest. Block by block only the first pass does:
+    1.2-1.3x faster losses at V = 3k and 10k. On a GPU one block: every pass is a kernel launch.
+    """
+    rows = _block_rows(n, V, xp)
+    for start in range(0, n, rows):
+        yield start, min(start + rows, n)
+
+
 def softmax_cross_entropy(logits, targets):
     """Mean cross-entropy and its gradient, as :func:`functional.softmax_cross_entropy`.
 
@@ -95,17 +121,21 @@ def softmax_cross_entropy(logits, targets):
     z = logits.reshape(-1, V)
     t = targets.reshape(-1)
     n = z.shape[0]
-    rows = xp.arange(n)
     # One (N, V) buffer serves as shifted logits, then exponentials, then the gradient: for a
     # word-level model it is the largest array of the step, and each extra copy costs a pass.
-    probs = z - z.max(axis=1, keepdims=True)
-    picked = probs[rows, t]                  # shifted logit of the correct class
-    xp.exp(probs, out=probs)
-    sums = probs.sum(axis=1)
+    probs = xp.empty_like(z)
+    picked = xp.empty(n, dtype=z.dtype)      # shifted logit of the correct class, per row
+    sums = xp.empty(n, dtype=z.dtype)
+    for start, stop in _row_blocks(n, V, xp):
+        block, rows, t_block = probs[start:stop], xp.arange(stop - start), t[start:stop]
+        xp.subtract(z[start:stop], z[start:stop].max(axis=1, keepdims=True), out=block)
+        picked[start:stop] = block[rows, t_block]
+        xp.exp(block, out=block)
+        block.sum(axis=1, out=sums[start:stop])
+        # dlogits = (softmax - onehot) / n; the division by the row sums and by n in one pass
+        block *= (1.0 / (n * sums[start:stop]))[:, None]
+        block[rows, t_block] -= 1.0 / n
     loss = (xp.log(sums) - picked).mean()
-    # dlogits = (softmax - onehot) / n; the division by the row sums and by n in one pass
-    probs *= (1.0 / (n * sums))[:, None]
-    probs[rows, t] -= 1.0 / n
     return loss, probs.reshape(logits.shape)
 
 
@@ -304,7 +334,8 @@ def cross_entropy(logits, targets):
 
     The loss of :func:`softmax_cross_entropy` with two passes fewer over the (N, V) logits (the
     division into probabilities and the one-hot subtraction), the biggest array of a
-    word-level evaluation.
+    word-level evaluation. The shifted exponentials live in one block's buffer (see
+    :func:`_row_blocks`), never in an (N, V) array.
 
     Parameters
     ----------
@@ -319,11 +350,18 @@ def cross_entropy(logits, targets):
     V = logits.shape[-1]
     z = logits.reshape(-1, V)
     t = targets.reshape(-1)
-    top = z.max(axis=1, keepdims=True)
-    picked = z[xp.arange(z.shape[0]), t] - top[:, 0]      # shifted logit of the correct class
-    shifted = z - top
-    xp.exp(shifted, out=shifted)
-    return (xp.log(shifted.sum(axis=1)) - picked).mean()
+    n = z.shape[0]
+    picked = xp.empty(n, dtype=z.dtype)      # shifted logit of the correct class, per row
+    sums = xp.empty(n, dtype=z.dtype)
+    shifted = xp.empty((_block_rows(n, V, xp), V), dtype=z.dtype)  # one block, reused (_row_blocks)
+    for start, stop in _row_blocks(n, V, xp):
+        block, z_block = shifted[:stop - start], z[start:stop]
+        top = z_block.max(axis=1, keepdims=True)
+        picked[start:stop] = z_block[xp.arange(stop - start), t[start:stop]] - top[:, 0]
+        xp.subtract(z_block, top, out=block)
+        xp.exp(block, out=block)
+        block.sum(axis=1, out=sums[start:stop])
+    return (xp.log(sums) - picked).mean()
 
 
 def affine_forward(x, W, b):
