@@ -57,7 +57,8 @@ TRICKS = ("gates", "loss-blocks")
 
 def measure(trick, cfg, rounds=5, train_steps=4, eval_windows=8) -> dict:
     """Median speed-up (time off / time on) of one trick on one config, for training and evaluation."""
-    from scratchlstm import Adam, LSTMLanguageModel, clip_grad_norm, softmax_cross_entropy
+    from bench_lstm import evaluation_window, training_step
+    from scratchlstm import Adam, LSTMLanguageModel
     from scratchlstm.backend import np
 
     V, E, H, L, B, T = (cfg[k] for k in ("vocab", "embed", "hidden", "layers", "batch", "bptt"))
@@ -67,17 +68,10 @@ def measure(trick, cfg, rounds=5, train_steps=4, eval_windows=8) -> dict:
     x, y = rng.integers(0, V, (T, B)), rng.integers(0, V, (T, B))
 
     def train():
-        logits, _ = model(x, None)
-        _, dlogits = softmax_cross_entropy(logits, y)
-        model.zero_grad()
-        model.backward(dlogits)
-        clip_grad_norm(model.parameters(), 0.25)
-        opt.step()
+        training_step(model, opt, x, y)
 
     def evaluate():
-        with model.inference():
-            logits, _ = model(x, None)
-            model.evaluation_loss(logits, y)
+        evaluation_window(model, x, y)
 
     def seconds(step, repeats):
         step()                                    # warm-up: workspaces, buffers

@@ -154,10 +154,33 @@ def gemm_ceiling(np, device, synchronize, n=1024, repeats=5) -> float:
     return 2 * n ** 3 / best / 1e9
 
 
+def training_step(model, optimizer, x, y, state=None):
+    """One training step of the library, as timed here: forward, softmax cross-entropy,
+    backward, global-norm clipping (0.25) and the optimizer's step. Returns the final state."""
+    from scratchlstm import clip_grad_norm, softmax_cross_entropy
+
+    logits, state = model(x, state)
+    _, dlogits = softmax_cross_entropy(logits, y)
+    model.zero_grad()
+    model.backward(dlogits)
+    clip_grad_norm(model.parameters(), 0.25)
+    optimizer.step()
+    return state
+
+
+def evaluation_window(model, x, y, state=None):
+    """What ``evaluate()`` does per window: the forward pass and the loss alone, in
+    ``model.inference()``. Returns the final state."""
+    with model.inference():
+        logits, state = model(x, state)
+        model.evaluation_loss(logits, y)
+    return state
+
+
 def measure(cfg, args, device, torch) -> dict:
     """One run of one config: tokens/s of each mode for both libraries (medians over the rounds)
     and the ratios, each taken within a round and then the median over the rounds."""
-    from scratchlstm import Adam, SGD, LSTMLanguageModel, clip_grad_norm, softmax_cross_entropy
+    from scratchlstm import Adam, SGD, LSTMLanguageModel
     from scratchlstm.backend import np, synchronize, to_device, to_host
     from scratchlstm.generation import next_token_distribution, sample_from
 
@@ -173,19 +196,10 @@ def measure(cfg, args, device, torch) -> dict:
                 to_device(stream[k * T + 1:(k + 1) * T + 1], device)) for k in range(args.steps + 1)]
 
     def ours_train(x, y, state):
-        logits, state = model(x, state)
-        loss, dlogits = softmax_cross_entropy(logits, y)
-        model.zero_grad()
-        model.backward(dlogits)
-        clip_grad_norm(model.parameters(), 0.25)
-        opt.step()
-        return state
+        return training_step(model, opt, x, y, state)
 
-    def ours_infer(x, y, state):                 # what evaluate() does per window
-        with model.inference():
-            logits, state = model(x, state)
-            model.evaluation_loss(logits, y)
-        return state
+    def ours_infer(x, y, state):
+        return evaluation_window(model, x, y, state)
 
     def ours_generate(n):                        # what generate() does per token
         sampler = np.random.default_rng(0)
