@@ -17,39 +17,29 @@ trick is faster). The tricks, each a switch of ``scratchlstm.nn.fast``:
 from __future__ import annotations
 
 import argparse
-import contextlib
 import os
 import statistics
 import sys
 import time
 from pathlib import Path
+from unittest import mock
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE))
 
 
-@contextlib.contextmanager
 def trick_off(name):
     """A context in which the speed track runs without trick ``name``."""
     from scratchlstm.nn import fast
 
     if name == "gates":
-        saved = fast.gate_form
-        fast.gate_form = lambda H, dtype, xp, exp=None: saved(H, dtype, xp, exp=False)
-        try:
-            yield
-        finally:
-            fast.gate_form = saved
-    elif name == "loss-blocks":
-        saved = fast.CPU_BLOCK_NUMBERS
-        fast.CPU_BLOCK_NUMBERS = 1 << 62          # one block: the whole array at once
-        try:
-            yield
-        finally:
-            fast.CPU_BLOCK_NUMBERS = saved
-    else:
-        raise ValueError(f"unknown trick {name!r}: choose from {TRICKS}")
+        chosen = fast.gate_form
+        return mock.patch.object(fast, "gate_form",
+                                 lambda H, dtype, xp, exp=None: chosen(H, dtype, xp, exp=False))
+    if name == "loss-blocks":
+        return mock.patch.object(fast, "CPU_BLOCK_NUMBERS", 1 << 62)   # one block: the whole array
+    raise ValueError(f"unknown trick {name!r}: choose from {TRICKS}")
 
 
 TRICKS = ("gates", "loss-blocks")

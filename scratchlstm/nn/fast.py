@@ -126,8 +126,9 @@ def softmax_cross_entropy(logits, targets):
     probs = xp.empty_like(z)
     picked = xp.empty(n, dtype=z.dtype)      # shifted logit of the correct class, per row
     sums = xp.empty(n, dtype=z.dtype)
+    block_rows = xp.arange(_block_rows(n, V, xp))
     for start, stop in _row_blocks(n, V, xp):
-        block, rows, t_block = probs[start:stop], xp.arange(stop - start), t[start:stop]
+        block, rows, t_block = probs[start:stop], block_rows[:stop - start], t[start:stop]
         xp.subtract(z[start:stop], z[start:stop].max(axis=1, keepdims=True), out=block)
         picked[start:stop] = block[rows, t_block]
         xp.exp(block, out=block)
@@ -166,26 +167,29 @@ class GateForm(NamedTuple):
       twice as fast as its ``tanh`` here: the gate step is 1.2-1.5x faster than the tanh form
       (``python benchmarks/bench_gate_nonlinearity.py``), about 4% of a char training step.
     * On a GPU, one ``tanh`` (``exp=False``): ``pre_scale`` is 0.5 on i, f, o and 1 on g, and
-      sigma(z) = 0.5 tanh(z / 2) + 0.5, so ``tanh``, ``* post_scale``, ``+ shift``. There the
+      sigma(z) = 0.5 tanh(z / 2) + 0.5, so ``tanh``, ``* pre_scale`` again, ``+ shift``. There the
       arithmetic is free and every elementwise call is a kernel launch: three, against five.
     """
 
     exp: bool
     pre_scale: object    # (4H,)
-    post_scale: object   # (4H,), the tanh form's 0.5 / 1 (None in the exp form)
     shift: object        # (4H,), the tanh form's 0.5 / 0 (None in the exp form)
+
+
+def _g_columns(H, xp):
+    """(4H,) bool: True on the columns of the tanh gate g (the third block of i, f, g, o)."""
+    return xp.arange(4 * H) // H == 2
 
 
 def gate_form(H, dtype, xp, exp=None) -> GateForm:
     """The :class:`GateForm` for ``xp``'s device: the exp form on NumPy, the tanh form on CuPy
     (``exp`` True or False chooses one, as the tests and ``bench_gate_nonlinearity.py`` do)."""
-    sigmoid_columns = xp.arange(4 * H) // H != 2          # i, f, o; False on g
+    g = _g_columns(H, xp)
     if exp is None:
         exp = xp is np
     if exp:
-        return GateForm(True, xp.where(sigmoid_columns, -1.0, -2.0).astype(dtype), None, None)
-    half = xp.where(sigmoid_columns, 0.5, 1.0).astype(dtype)
-    return GateForm(False, half, half, xp.where(sigmoid_columns, 0.5, 0.0).astype(dtype))
+        return GateForm(True, xp.where(g, -2.0, -1.0).astype(dtype), None)
+    return GateForm(False, xp.where(g, 1.0, 0.5).astype(dtype), xp.where(g, 0.0, 0.5).astype(dtype))
 
 
 def activate_gates(a, H, form, xp):
@@ -202,7 +206,7 @@ def activate_gates(a, H, form, xp):
         g -= 1.0
     else:
         xp.tanh(a, out=a)
-        a *= form.post_scale
+        a *= form.pre_scale        # the same 0.5 / 1: 0.5 tanh(z / 2) + 0.5 on i, f, o
         a += form.shift
 
 
@@ -354,10 +358,11 @@ def cross_entropy(logits, targets):
     picked = xp.empty(n, dtype=z.dtype)      # shifted logit of the correct class, per row
     sums = xp.empty(n, dtype=z.dtype)
     shifted = xp.empty((_block_rows(n, V, xp), V), dtype=z.dtype)  # one block, reused (_row_blocks)
+    block_rows = xp.arange(shifted.shape[0])
     for start, stop in _row_blocks(n, V, xp):
         block, z_block = shifted[:stop - start], z[start:stop]
         top = z_block.max(axis=1, keepdims=True)
-        picked[start:stop] = z_block[xp.arange(stop - start), t[start:stop]] - top[:, 0]
+        picked[start:stop] = z_block[block_rows[:stop - start], t[start:stop]] - top[:, 0]
         xp.subtract(z_block, top, out=block)
         xp.exp(block, out=block)
         block.sum(axis=1, out=sums[start:stop])
@@ -422,7 +427,7 @@ def lstm_backward(dhs, cache, dh_T=None, dc_T=None, workspace=None):
     # sigma' = s (1 - s) for i, f, o and tanh' = 1 - g^2 = (1 - g)(1 + g) for g, that is
     # (1 - s)(s + beta) with beta = 0 on the sigmoid columns and 1 on the g columns: one formula
     # over whole contiguous rows instead of three over strided column blocks.
-    beta = (xp.arange(4 * H) // H == 2).astype(x.dtype)      # 1 on the g columns, else 0
+    beta = _g_columns(H, xp).astype(x.dtype)                 # 1 on the g columns, else 0
     for t in range(T - 1, -1, -1):
         a = gates[t]
         i, f, g, o = a[:, :H], a[:, H:2 * H], a[:, 2 * H:3 * H], a[:, 3 * H:]
