@@ -3,7 +3,9 @@
 Both run in this process, on the same random token stream, with the same thread count, and are
 measured in alternation (ours, torch, ours, torch, ...) so that machine noise hits both alike. The
 figure that matters is the *ratio*: it is taken within each round, between two measurements
-seconds apart, and the median over the rounds is reported (tokens/s are medians too).
+seconds apart, and the median over the rounds is reported (tokens/s are medians too). Each timed
+phase starts after a pause of ``SETTLE_SECONDS``, so that the other library's idle threads have
+stopped spinning (see there).
 
 Three modes, each a ratio ours / torch:
 
@@ -127,6 +129,14 @@ def main(argv=None):
               f"| {m['ours_infer']:,.0f} / {m['torch_infer']:,.0f} | {m['ratio_infer']:.2f} "
               f"| {m['ours_generate']:,.0f} / {m['torch_generate']:,.0f} | {m['ratio_generate']:.2f} "
               f"| {g_train:.0f} / {g_eval:.0f} ({100 * g_train / ceiling:.0f}% / {100 * g_eval / ceiling:.0f}%) |")
+
+
+#: Seconds of idleness before each timed phase. After a matrix product OpenBLAS's worker threads
+#: keep spinning on their cores for 2^28 clock cycles (about 0.1 s at 2.5 GHz) before they sleep,
+#: so a phase timed straight after the other library's would share a core with them: torch's
+#: playground evaluation window measured 29% slower in the five windows after a NumPy product
+#: than after a pause (torch's own threads stop spinning within about a millisecond).
+SETTLE_SECONDS = 0.3
 
 
 def matrix_flops_per_token(cfg) -> float:
@@ -259,6 +269,7 @@ def measure(cfg, args, device, torch) -> dict:
         for k, (x, y) in enumerate(windows):
             if k == 1:
                 sync()
+                time.sleep(SETTLE_SECONDS)       # the other library's threads go idle
                 t0 = time.perf_counter()
             state = step(x, y, state)
         sync()
@@ -266,6 +277,7 @@ def measure(cfg, args, device, torch) -> dict:
 
     def generated_per_second(generate_n):
         generate_n(5)                            # warm-up
+        time.sleep(SETTLE_SECONDS)
         t0 = time.perf_counter()
         generate_n(args.tokens)
         return args.tokens / (time.perf_counter() - t0)
