@@ -222,44 +222,8 @@ def measure(cfg, args, device, torch) -> dict:
 
     # ---- PyTorch ---------------------------------------------------------------------------
     if torch is not None:
-        tdev = "cuda" if device == "cuda" else "cpu"
-        emb = torch.nn.Embedding(V, E).to(tdev)
-        lstm = torch.nn.LSTM(E, H, L).to(tdev)
-        dec = torch.nn.Linear(H, V).to(tdev)
-        if tie:
-            dec.weight = emb.weight
-        tparams = list({id(p): p for m in (emb, lstm, dec) for p in m.parameters()}.values())
-        topt = torch.optim.Adam(tparams, lr=1e-3) if args.optimizer == "adam" else torch.optim.SGD(tparams, lr=1.0)
-        twin = [(torch.from_numpy(stream[k * T:(k + 1) * T]).to(tdev),
-                 torch.from_numpy(stream[k * T + 1:(k + 1) * T + 1]).to(tdev)) for k in range(args.steps + 1)]
-
-        def tsync():
-            if tdev == "cuda":
-                torch.cuda.synchronize()
-
-        def torch_train(x, y, state):
-            out, state = lstm(emb(x), state)
-            loss = torch.nn.functional.cross_entropy(dec(out).reshape(-1, V), y.reshape(-1))
-            topt.zero_grad()
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(tparams, 0.25)
-            topt.step()
-            return tuple(s.detach() for s in state)
-
-        def torch_infer(x, y, state):
-            with torch.no_grad():
-                out, state = lstm(emb(x), state)
-                torch.nn.functional.cross_entropy(dec(out).reshape(-1, V), y.reshape(-1))
-            return state
-
-        def torch_generate(n):
-            sampler = np.random.default_rng(0)
-            token, state = 0, None
-            with torch.no_grad():
-                for _ in range(n):
-                    out, state = lstm(emb(torch.tensor([[token]], device=tdev)), state)
-                    probs = next_token_distribution(dec(out[0, 0]).cpu().numpy(), 1.0)
-                    token = sample_from(probs, sampler)
+        torch_train, torch_infer, torch_generate, twin, tsync = torch_reference(
+            cfg, stream, args.steps, device, torch, args.optimizer)
 
     results = {f"{who}_{mode}": [] for who in ("ours", "torch") for mode in ("train", "infer", "generate")}
 
@@ -299,6 +263,59 @@ def measure(cfg, args, device, torch) -> dict:
         ratios = [o / t for o, t in zip(results[f"ours_{mode}"], results[f"torch_{mode}"])]
         med[f"ratio_{mode}"] = statistics.median(ratios) if ratios else float("nan")
     return med
+
+
+def torch_reference(cfg, stream, steps, device, torch, optimizer="adam"):
+    """torch's side of the comparison for one config: an ``nn.Embedding``, ``nn.LSTM`` and
+    ``nn.Linear`` (tied to the embedding where the config says so) on ``device``, and its three
+    modes as functions. Returns ``(train, infer, generate, windows, sync)``: ``train(x, y,
+    state)`` and ``infer(x, y, state)`` return the next state, ``generate(n)`` samples n tokens
+    at batch 1, ``windows`` holds ``steps + 1`` (x, y) windows of ``stream`` as tensors and
+    ``sync()`` waits for the device."""
+    from scratchlstm.backend import np
+    from scratchlstm.generation import next_token_distribution, sample_from
+
+    V, E, H, L, T = (cfg[k] for k in ("vocab", "embed", "hidden", "layers", "bptt"))
+    tdev = "cuda" if device == "cuda" else "cpu"
+    emb = torch.nn.Embedding(V, E).to(tdev)
+    lstm = torch.nn.LSTM(E, H, L).to(tdev)
+    dec = torch.nn.Linear(H, V).to(tdev)
+    if cfg.get("tie", False):
+        dec.weight = emb.weight
+    tparams = list({id(p): p for m in (emb, lstm, dec) for p in m.parameters()}.values())
+    topt = torch.optim.Adam(tparams, lr=1e-3) if optimizer == "adam" else torch.optim.SGD(tparams, lr=1.0)
+    windows = [(torch.from_numpy(stream[k * T:(k + 1) * T]).to(tdev),
+                torch.from_numpy(stream[k * T + 1:(k + 1) * T + 1]).to(tdev)) for k in range(steps + 1)]
+
+    def sync():
+        if tdev == "cuda":
+            torch.cuda.synchronize()
+
+    def train(x, y, state):
+        out, state = lstm(emb(x), state)
+        loss = torch.nn.functional.cross_entropy(dec(out).reshape(-1, V), y.reshape(-1))
+        topt.zero_grad()
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(tparams, 0.25)
+        topt.step()
+        return tuple(s.detach() for s in state)
+
+    def infer(x, y, state):
+        with torch.no_grad():
+            out, state = lstm(emb(x), state)
+            torch.nn.functional.cross_entropy(dec(out).reshape(-1, V), y.reshape(-1))
+        return state
+
+    def generate(n):
+        sampler = np.random.default_rng(0)
+        token, state = 0, None
+        with torch.no_grad():
+            for _ in range(n):
+                out, state = lstm(emb(torch.tensor([[token]], device=tdev)), state)
+                probs = next_token_distribution(dec(out[0, 0]).cpu().numpy(), 1.0)
+                token = sample_from(probs, sampler)
+
+    return train, infer, generate, windows, sync
 
 
 if __name__ == "__main__":
