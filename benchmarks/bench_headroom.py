@@ -23,7 +23,6 @@ best possible ratio is near 1.0 or below, only faster small matrix products can 
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import sys
 import time
@@ -173,17 +172,10 @@ def measure(cfg, args, torch):
 
 def main(argv=None):
     args = parse_args(argv)
-    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-        os.environ[var] = str(args.threads)    # before NumPy and torch load their BLAS
-    from bench_lstm import CONFIGS
+    from bench_lstm import CONFIGS, import_torch, use_threads
 
-    torch = None
-    if not args.no_torch:
-        try:
-            import torch
-            torch.set_num_threads(args.threads)
-        except ImportError:
-            print("torch is not installed: reporting the products and scratchlstm alone")
+    use_threads(args.threads)
+    torch = import_torch(args.threads, args.no_torch, alone="the products and scratchlstm alone")
     names = [n for n in CONFIGS if n != "tiny"] if args.config == "all" else [args.config]
     print(f"threads={args.threads}, {args.steps} windows or steps per measurement x {args.rounds} "
           f"rounds (medians), ms per window or step")

@@ -71,22 +71,34 @@ def parse_args(argv=None):
     return p.parse_args(argv)
 
 
+def use_threads(threads: int) -> None:
+    """Fix the BLAS and OpenMP thread counts: before NumPy and torch load their BLAS."""
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ[var] = str(threads)
+
+
+def import_torch(threads: int, skip: bool = False, alone: str = "scratchlstm alone"):
+    """torch, set to ``threads`` threads; None when ``skip`` or when it is not installed (then
+    the line printed says what is reported instead, ``alone``)."""
+    if skip:
+        return None
+    try:
+        import torch
+    except ImportError:
+        print(f"torch is not installed: reporting {alone}")
+        return None
+    torch.set_num_threads(threads)
+    return torch
+
+
 def main(argv=None):
     args = parse_args(argv)
-    # Thread counts must be fixed before NumPy/torch load their BLAS.
-    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-        os.environ[var] = str(args.threads)
+    use_threads(args.threads)
     sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
     from scratchlstm.backend import np, resolve_device, synchronize
 
     device = resolve_device(args.device)
-    torch = None
-    if not args.no_torch:
-        try:
-            import torch
-            torch.set_num_threads(args.threads)
-        except ImportError:
-            print("torch is not installed: reporting scratchlstm alone")
+    torch = import_torch(args.threads, args.no_torch)
     if torch is not None and device == "cuda":
         if not torch.cuda.is_available():
             print("torch has no CUDA here (a CPU build, or no GPU it can see): the cuDNN "

@@ -11,15 +11,13 @@ and after a pause, alternating, and prints the medians and the slow-downs.
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import sys
 import time
 from pathlib import Path
 
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parent))
-sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 
 def parse_args(argv=None):
@@ -36,15 +34,15 @@ def parse_args(argv=None):
 
 def main(argv=None):
     args = parse_args(argv)
-    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-        os.environ[var] = str(args.threads)    # before NumPy and torch load their BLAS
-    import torch
+    from bench_lstm import CONFIGS, evaluation_window, import_torch, torch_reference, use_threads
 
-    from bench_lstm import CONFIGS, evaluation_window, torch_reference
+    use_threads(args.threads)
+    torch = import_torch(args.threads, alone="nothing: this comparison needs it")
+    if torch is None:
+        return
     from scratchlstm import LSTMLanguageModel
     from scratchlstm.backend import np
 
-    torch.set_num_threads(args.threads)
     cfg = CONFIGS[args.config]
     V, B, T = cfg["vocab"], cfg["batch"], cfg["bptt"]
     stream = np.random.default_rng(0).integers(0, V, size=(T + 1, B))
