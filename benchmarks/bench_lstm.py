@@ -146,8 +146,9 @@ def main(argv=None):
 #: Seconds of idleness before each timed phase. After a matrix product OpenBLAS's worker threads
 #: keep spinning on their cores for 2^28 clock cycles (about 0.1 s at 2.5 GHz) before they sleep,
 #: so a phase timed straight after the other library's would share a core with them: torch's
-#: playground evaluation window measured 29% slower in the five windows after a NumPy product
-#: than after a pause (torch's own threads stop spinning within about a millisecond).
+#: playground evaluation window measured 1.32x slower in the five windows after a NumPy product
+#: than after a pause, while torch's own threads stop spinning within about a millisecond
+#: (``python benchmarks/blas_spin.py``, RESULTS section 1d).
 SETTLE_SECONDS = 0.3
 
 
