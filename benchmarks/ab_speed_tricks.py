@@ -17,10 +17,8 @@ trick is faster). The tricks, each a switch of ``scratchlstm.nn.fast``:
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import sys
-import time
 from pathlib import Path
 from unittest import mock
 
@@ -47,12 +45,12 @@ TRICKS = ("gates", "loss-blocks")
 
 def measure(trick, cfg, rounds=5, train_steps=4, eval_windows=8) -> dict:
     """Median speed-up (time off / time on) of one trick on one config, for training and evaluation."""
-    from bench_lstm import evaluation_window, training_step
-    from scratchlstm import Adam, LSTMLanguageModel
+    from bench_lstm import evaluation_window, library_model, seconds_per_call, training_step
+    from scratchlstm import Adam
     from scratchlstm.backend import np
 
-    V, E, H, L, B, T = (cfg[k] for k in ("vocab", "embed", "hidden", "layers", "batch", "bptt"))
-    model = LSTMLanguageModel(V, E, H, L, tie_weights=cfg.get("tie", False), seed=0)
+    V, B, T = cfg["vocab"], cfg["batch"], cfg["bptt"]
+    model = library_model(cfg)
     opt = Adam(model.parameters(), lr=1e-3)
     rng = np.random.default_rng(0)
     x, y = rng.integers(0, V, (T, B)), rng.integers(0, V, (T, B))
@@ -63,27 +61,20 @@ def measure(trick, cfg, rounds=5, train_steps=4, eval_windows=8) -> dict:
     def evaluate():
         evaluation_window(model, x, y)
 
-    def seconds(step, repeats):
-        step()                                    # warm-up: workspaces, buffers
-        start = time.perf_counter()
-        for _ in range(repeats):
-            step()
-        return (time.perf_counter() - start) / repeats
-
     result = {}
     for mode, step, repeats in (("train", train, train_steps), ("eval", evaluate, eval_windows)):
         ratios = []
         for _ in range(rounds):
             with trick_off(trick):
-                off = seconds(step, repeats)
-            on = seconds(step, repeats)
+                off = seconds_per_call(step, repeats)
+            on = seconds_per_call(step, repeats)
             ratios.append(off / on)
         result[mode] = statistics.median(ratios)
     return result
 
 
 def main(argv=None):
-    from bench_lstm import CONFIGS
+    from bench_lstm import CONFIGS, use_threads
 
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--trick", choices=[*TRICKS, "all"], default="all")
@@ -91,8 +82,7 @@ def main(argv=None):
     p.add_argument("--threads", type=int, default=2, help="BLAS threads (default 2)")
     p.add_argument("--rounds", type=int, default=5, help="alternating rounds (default 5)")
     args = p.parse_args(argv)
-    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-        os.environ[var] = str(args.threads)    # before NumPy loads its BLAS
+    use_threads(args.threads)                  # before NumPy loads its BLAS
     tricks = TRICKS if args.trick == "all" else (args.trick,)
     names = [n for n in CONFIGS if n != "tiny"] if args.config == "all" else [args.config]
     print(f"threads={args.threads}, rounds={args.rounds}; speed-up = time without / time with (median)")

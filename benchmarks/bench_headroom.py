@@ -25,7 +25,6 @@ from __future__ import annotations
 import argparse
 import statistics
 import sys
-import time
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -122,28 +121,18 @@ def run_plan(plan, np):
             np.matmul(a, b, out=out)
 
 
-def timed(call, n, settle):
-    """Seconds per call of ``call()``, over ``n`` calls after one untimed call and a pause."""
-    call()
-    time.sleep(settle)
-    t0 = time.perf_counter()
-    for _ in range(n):
-        call()
-    return (time.perf_counter() - t0) / n
-
-
 def measure(cfg, args, torch):
     """Medians over the rounds of the seconds per window/step of the products, torch and ours."""
-    from bench_lstm import SETTLE_SECONDS, evaluation_window, torch_reference, training_step
-    from scratchlstm import Adam, LSTMLanguageModel
+    from bench_lstm import (SETTLE_SECONDS, evaluation_window, library_model, seconds_per_call,
+                            torch_reference, training_step)
+    from scratchlstm import Adam
     from scratchlstm.backend import np
 
     V, B, T = cfg["vocab"], cfg["batch"], cfg["bptt"]
     rng = np.random.default_rng(0)
     stream = rng.integers(0, V, size=(T * (args.steps + 1) + 1, B))
     x, y = stream[:T], stream[1:T + 1]
-    model = LSTMLanguageModel(V, cfg["embed"], cfg["hidden"], cfg["layers"],
-                              tie_weights=cfg.get("tie", False), seed=0)
+    model = library_model(cfg)
     opt = Adam(model.parameters(), lr=1e-3)
     plans = {"eval": product_plan(cfg, False, np, rng), "train": product_plan(cfg, True, np, rng)}
     transposed = {mode: product_plan(cfg, mode == "train", np, rng, recurrent_transposed=True)
@@ -155,18 +144,19 @@ def measure(cfg, args, torch):
         t_train, t_infer, _, twin, _ = torch_reference(cfg, stream, args.steps, "cpu", torch)
         tx, ty = twin[0]
         theirs = {"eval": lambda: t_infer(tx, ty, None), "train": lambda: t_train(tx, ty, None)}
+    def timed(call):
+        return seconds_per_call(call, args.steps, SETTLE_SECONDS)
+
     times = {(who, mode): [] for who in ("products", "transposed", "nonlinear", "torch", "ours")
              for mode in plans}
     for _ in range(args.rounds):
         for mode, plan in plans.items():
-            times["products", mode].append(timed(lambda: run_plan(plan, np), args.steps, SETTLE_SECONDS))
-            times["transposed", mode].append(
-                timed(lambda: run_plan(transposed[mode], np), args.steps, SETTLE_SECONDS))
-            times["nonlinear", mode].append(
-                timed(lambda: run_nonlinearities(nonlinear, np), args.steps, SETTLE_SECONDS))
+            times["products", mode].append(timed(lambda: run_plan(plan, np)))
+            times["transposed", mode].append(timed(lambda: run_plan(transposed[mode], np)))
+            times["nonlinear", mode].append(timed(lambda: run_nonlinearities(nonlinear, np)))
             if mode in theirs:
-                times["torch", mode].append(timed(theirs[mode], args.steps, SETTLE_SECONDS))
-            times["ours", mode].append(timed(ours[mode], args.steps, SETTLE_SECONDS))
+                times["torch", mode].append(timed(theirs[mode]))
+            times["ours", mode].append(timed(ours[mode]))
     return {key: statistics.median(v) if v else float("nan") for key, v in times.items()}
 
 

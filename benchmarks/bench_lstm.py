@@ -177,6 +177,26 @@ def gemm_ceiling(np, device, synchronize, n=1024, repeats=5) -> float:
     return 2 * n ** 3 / best / 1e9
 
 
+def library_model(cfg, device="cpu"):
+    """The library's ``LSTMLanguageModel`` for one config (seed 0), as every benchmark here
+    builds it."""
+    from scratchlstm import LSTMLanguageModel
+
+    return LSTMLanguageModel(cfg["vocab"], cfg["embed"], cfg["hidden"], cfg["layers"],
+                             tie_weights=cfg.get("tie", False), seed=0, device=device)
+
+
+def seconds_per_call(call, n, settle=0.0):
+    """Seconds per call of ``call()`` over ``n`` calls, after one untimed call (workspaces,
+    buffers) and a pause of ``settle`` seconds (see ``SETTLE_SECONDS``)."""
+    call()
+    time.sleep(settle)
+    t0 = time.perf_counter()
+    for _ in range(n):
+        call()
+    return (time.perf_counter() - t0) / n
+
+
 def training_step(model, optimizer, x, y, state=None):
     """One training step of the library, as timed here: forward, softmax cross-entropy,
     backward, global-norm clipping (0.25) and the optimizer's step. Returns the final state."""
@@ -203,17 +223,16 @@ def evaluation_window(model, x, y, state=None):
 def measure(cfg, args, device, torch) -> dict:
     """One run of one config: tokens/s of each mode for both libraries (medians over the rounds)
     and the ratios, each taken within a round and then the median over the rounds."""
-    from scratchlstm import Adam, SGD, LSTMLanguageModel
+    from scratchlstm import Adam, SGD
     from scratchlstm.backend import np, synchronize, to_device, to_host
     from scratchlstm.generation import next_token_distribution, sample_from
 
-    V, E, H, L, B, T = (cfg[k] for k in ("vocab", "embed", "hidden", "layers", "batch", "bptt"))
-    tie = cfg.get("tie", False)
+    V, B, T = cfg["vocab"], cfg["batch"], cfg["bptt"]
     rng = np.random.default_rng(0)
     stream = rng.integers(0, V, size=(T * (args.steps + 1) + 1, B))
 
     # ---- scratchlstm -----------------------------------------------------------------------
-    model = LSTMLanguageModel(V, E, H, L, tie_weights=tie, seed=0, device=device)
+    model = library_model(cfg, device)
     opt = Adam(model.parameters(), lr=1e-3) if args.optimizer == "adam" else SGD(model.parameters(), lr=1.0)
     windows = [(to_device(stream[k * T:(k + 1) * T], device),
                 to_device(stream[k * T + 1:(k + 1) * T + 1], device)) for k in range(args.steps + 1)]

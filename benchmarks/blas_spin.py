@@ -34,20 +34,18 @@ def parse_args(argv=None):
 
 def main(argv=None):
     args = parse_args(argv)
-    from bench_lstm import CONFIGS, evaluation_window, import_torch, torch_reference, use_threads
+    from bench_lstm import CONFIGS, evaluation_window, import_torch, library_model, torch_reference, use_threads
 
     use_threads(args.threads)
     torch = import_torch(args.threads, alone="nothing: this comparison needs it")
     if torch is None:
         return
-    from scratchlstm import LSTMLanguageModel
     from scratchlstm.backend import np
 
     cfg = CONFIGS[args.config]
     V, B, T = cfg["vocab"], cfg["batch"], cfg["bptt"]
     stream = np.random.default_rng(0).integers(0, V, size=(T + 1, B))
-    model = LSTMLanguageModel(V, cfg["embed"], cfg["hidden"], cfg["layers"],
-                              tie_weights=cfg.get("tie", False), seed=0)
+    model = library_model(cfg)
     _, torch_infer, _, twin, _ = torch_reference(cfg, stream, 0, "cpu", torch)
     windows = {"torch": lambda: torch_infer(*twin[0], None),
                "ours": lambda: evaluation_window(model, stream[:T], stream[1:])}

@@ -104,6 +104,16 @@ def _row_blocks(n, V, xp):
         yield start, min(start + rows, n)
 
 
+def _shifted_exp_rows(z, t, rows, out, picked, sums, xp):
+    """The passes both losses make over one block of logits ``z`` (R, V) with targets ``t``
+    (R,): ``out`` (R, V) receives exp(z - row max), ``picked`` (R,) the shifted logit of each
+    row's target and ``sums`` (R,) the row sums of ``out``. ``rows`` is ``arange(R)``."""
+    xp.subtract(z, z.max(axis=1, keepdims=True), out=out)
+    picked[...] = out[rows, t]
+    xp.exp(out, out=out)
+    out.sum(axis=1, out=sums)
+
+
 def softmax_cross_entropy(logits, targets):
     """Mean cross-entropy and its gradient, as :func:`functional.softmax_cross_entropy`.
 
@@ -129,10 +139,7 @@ def softmax_cross_entropy(logits, targets):
     block_rows = xp.arange(_block_rows(n, V, xp))
     for start, stop in _row_blocks(n, V, xp):
         block, rows, t_block = probs[start:stop], block_rows[:stop - start], t[start:stop]
-        xp.subtract(z[start:stop], z[start:stop].max(axis=1, keepdims=True), out=block)
-        picked[start:stop] = block[rows, t_block]
-        xp.exp(block, out=block)
-        block.sum(axis=1, out=sums[start:stop])
+        _shifted_exp_rows(z[start:stop], t_block, rows, block, picked[start:stop], sums[start:stop], xp)
         # dlogits = (softmax - onehot) / n; the division by the row sums and by n in one pass
         block *= (1.0 / (n * sums[start:stop]))[:, None]
         block[rows, t_block] -= 1.0 / n
@@ -360,12 +367,8 @@ def cross_entropy(logits, targets):
     shifted = xp.empty((_block_rows(n, V, xp), V), dtype=z.dtype)  # one block, reused (_row_blocks)
     block_rows = xp.arange(shifted.shape[0])
     for start, stop in _row_blocks(n, V, xp):
-        block, z_block = shifted[:stop - start], z[start:stop]
-        top = z_block.max(axis=1, keepdims=True)
-        picked[start:stop] = z_block[block_rows[:stop - start], t[start:stop]] - top[:, 0]
-        xp.subtract(z_block, top, out=block)
-        xp.exp(block, out=block)
-        block.sum(axis=1, out=sums[start:stop])
+        _shifted_exp_rows(z[start:stop], t[start:stop], block_rows[:stop - start],
+                          shifted[:stop - start], picked[start:stop], sums[start:stop], xp)
     return (xp.log(sums) - picked).mean()
 
 
